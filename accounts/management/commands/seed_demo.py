@@ -1,0 +1,17 @@
+"""manage.py seed_demo: demo data for `make run`, idempotent."""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from accounts import demo
+
+
+class Command(BaseCommand):
+    help = "Create the demo users, advertisers and agency (safe to run repeatedly)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        logins = demo.seed()
+        self.stdout.write("Demo logins:")
+        for login in logins:
+            self.stdout.write(f"  {login.email:<24} {login.password}   {login.what}")

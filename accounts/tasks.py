@@ -1,0 +1,13 @@
+"""Celery tasks for accounts."""
+
+from celery import shared_task
+
+from adplatform.celery import Queue
+
+from . import services
+
+
+@shared_task(queue=Queue.DEFAULT)
+def purge_idempotency_keys() -> int:
+    """Forget stored Idempotency-Key responses past their retention window."""
+    return services.idempotency_keys_purge()

@@ -1,0 +1,5 @@
+"""Adplatform: a self-service ad campaign platform."""
+
+from .celery import app as celery_app
+
+__all__ = ("celery_app",)

@@ -1,0 +1,1 @@
+"""The API framework every resource stands on: errors, scopes, idempotency, paging, throttling."""

@@ -1,0 +1,24 @@
+"""URL map: dashboard, API, OAuth2, admin and the health check."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from adplatform import views
+
+urlpatterns = [
+    path("", include("accounts.urls")),
+    path("api/v1/", include("adplatform.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
+    path("admin/", admin.site.urls),
+    path("healthz", views.healthz, name="healthz"),
+]
+
+handler404 = "adplatform.views.page_not_found"
+handler500 = "adplatform.views.server_error"
+
+admin.site.site_header = "Adplatform staff"
+admin.site.site_title = "Adplatform staff"
+admin.site.index_title = "Accounts, review and money"
