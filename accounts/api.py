@@ -1,10 +1,12 @@
 """REST resources for accounts: /api/v1/advertisers/."""
 
 import django_filters
+from django import forms
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAuthenticated
@@ -28,10 +30,19 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 )
 
 
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(django_filters.NumberFilter):
+    """An integer id (a NumberFilter would accept 1.5 and quietly match 1)."""
+
+    field_class = forms.IntegerField
+
+
 class AdvertiserFilter(django_filters.FilterSet):
     """?name=bak&status=active&currency=EUR&agency=3&billing_mode=prepaid"""
 
     name = django_filters.CharFilter(lookup_expr="icontains")
+    # A plain id, not a choice over every agency: another tenant's agency and an unknown id must look alike.
+    agency = IdFilter(field_name="agency_id")
 
     class Meta:
         model = Advertiser

@@ -5,9 +5,10 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import PasswordResetForm as DjangoPasswordResetForm
 from django.core.exceptions import ValidationError
 
-from .models import Agency, Role
+from .models import Agency, Role, User
 from .validators import currency_codes, time_zone_names
 
 COMMON_CURRENCIES = ("USD", "EUR", "GBP", "JPY", "CAD", "AUD", "BRL", "INR", "MXN", "CHF", "SEK", "PLN")
@@ -36,6 +37,17 @@ class EmailAuthenticationForm(AuthenticationForm):
     """Log in with e-mail and password."""
 
     username = forms.EmailField(label="E-mail", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}))
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "That e-mail address and password do not match an account. Passwords are case-sensitive.",
+    }
+
+
+class PasswordResetForm(DjangoPasswordResetForm):
+    """Also reaches active users who have no password yet (agency owners made by `create_agency`)."""
+
+    def get_users(self, email: str) -> Any:
+        return User.objects.filter(email__iexact=email.strip(), is_active=True)
 
 
 class AdvertiserFieldsMixin(forms.Form):

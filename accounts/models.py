@@ -25,6 +25,12 @@ class Role(models.TextChoices):
 ROLE_RANK = {Role.ANALYST: 1, Role.OPERATOR: 2, Role.ADMIN: 3}
 
 
+def strongest_role(*roles: str | None) -> Role | None:
+    """The strongest of the given roles (None where a user holds none)."""
+    held = [Role(role) for role in roles if role]
+    return max(held, key=ROLE_RANK.__getitem__) if held else None
+
+
 class UserManager(BaseUserManager["User"]):
     """Users log in with their e-mail address, stored in lower case."""
 

@@ -5,7 +5,9 @@ import hashlib
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 
-from .models import ROLE_RANK, Advertiser, Agency, AgencyMembership, Invitation, Membership, PersonalAccessToken, Role, User
+from adplatform import clock
+
+from .models import Advertiser, Agency, AgencyMembership, Invitation, Membership, PersonalAccessToken, Role, User, strongest_role
 
 
 def advertisers_for(user: User) -> QuerySet[Advertiser]:
@@ -35,7 +37,7 @@ def advertiser_get_for_user(*, user: User, advertiser_id: int | str) -> Advertis
 
 def agencies_for(user: User) -> QuerySet[Agency]:
     """Agencies `user` is a member of."""
-    if not user.is_authenticated:
+    if not user.is_authenticated or not user.is_active:
         return Agency.objects.none()
     return Agency.objects.filter(memberships__user=user)
 
@@ -50,16 +52,18 @@ def agency_get_for_user(*, user: User, agency_id: int | str) -> Agency:
 
 def role_for(*, user: User, advertiser: Advertiser) -> Role | None:
     """The strongest role `user` holds on `advertiser`, directly or through its agency."""
+    if not user.is_active:
+        return None
     roles = list(Membership.objects.filter(user=user, advertiser=advertiser).values_list("role", flat=True))
     if advertiser.agency_id is not None:
         roles += AgencyMembership.objects.filter(user=user, agency_id=advertiser.agency_id).values_list("role", flat=True)
-    if not roles:
-        return None
-    return max((Role(role) for role in roles), key=ROLE_RANK.__getitem__)
+    return strongest_role(*roles)
 
 
 def agency_role_for(*, user: User, agency: Agency) -> Role | None:
     """The role `user` holds in `agency`."""
+    if not user.is_active:
+        return None
     role = AgencyMembership.objects.filter(user=user, agency=agency).values_list("role", flat=True).first()
     return Role(role) if role else None
 
@@ -75,8 +79,10 @@ def members_of_agency(*, agency: Agency) -> QuerySet[AgencyMembership]:
 
 
 def pending_invitations(*, advertiser: Advertiser | None = None, agency: Agency | None = None) -> QuerySet[Invitation]:
-    """Invitations to `advertiser` or `agency` that nobody has accepted or revoked yet."""
-    return Invitation.objects.filter(advertiser=advertiser, agency=agency, accepted_at__isnull=True, revoked_at__isnull=True)
+    """Invitations to `advertiser` or `agency` that can still be accepted."""
+    return Invitation.objects.filter(
+        advertiser=advertiser, agency=agency, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=clock.now()
+    )
 
 
 def personal_tokens_for(user: User) -> QuerySet[PersonalAccessToken]:

@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from adplatform.api.serializers import MoneyField, StrictInputSerializer
 
-from .models import ROLE_RANK, Advertiser, Role
+from .models import Advertiser, Role, strongest_role
 
 
 class AdvertiserSerializer(serializers.ModelSerializer):
@@ -36,8 +36,7 @@ class AdvertiserSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.ChoiceField(choices=Role.choices, allow_null=True))
     def get_role(self, advertiser: Advertiser) -> str | None:
         """The strongest of the caller's direct and agency roles (annotated by the selector)."""
-        roles = [role for role in (getattr(advertiser, "direct_role", None), getattr(advertiser, "agency_role", None)) if role]
-        return max(roles, key=lambda role: ROLE_RANK[Role(role)]) if roles else None
+        return strongest_role(getattr(advertiser, "direct_role", None), getattr(advertiser, "agency_role", None))
 
 
 class AdvertiserCreateSerializer(StrictInputSerializer):
@@ -59,20 +58,9 @@ class AdvertiserCreateSerializer(StrictInputSerializer):
 class AdvertiserUpdateSerializer(StrictInputSerializer):
     """Input for changing an advertiser: its name and time zone."""
 
-    unchangeable_fields = (
-        "id",
-        "currency",
-        "status",
-        "billing_mode",
-        "credit_limit",
-        "agency",
-        "role",
-        "created_at",
-        "updated_at",
-    )
-
     name = serializers.CharField(max_length=200, required=False)
     time_zone = serializers.CharField(max_length=64, required=False)
+    unchangeable_fields = tuple(field for field in AdvertiserSerializer.Meta.fields if field not in ("name", "time_zone"))
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs:

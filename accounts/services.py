@@ -73,9 +73,19 @@ def require_agency_role(*, user: User, agency: Agency, minimum: Role) -> Role:
     return role
 
 
+def _email_errors(email: str) -> list[str]:
+    try:
+        validate_email(email)
+    except ValidationError:
+        return ["Enter a valid e-mail address."]
+    return []
+
+
 def _validate_new_user(*, email: str, password: str, full_name: str = "") -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
-    if User.objects.filter(email__iexact=email).exists():
+    if bad_email := _email_errors(email):
+        errors["email"] = bad_email
+    elif User.objects.filter(email__iexact=email).exists():
         errors["email"] = ["An account with this e-mail address already exists."]
     try:
         validate_password(password, user=User(email=email, full_name=full_name))
@@ -155,9 +165,13 @@ def advertiser_update(
 @transaction.atomic
 def agency_create(*, name: str, owner_email: str) -> tuple[Agency, User, bool]:
     """Create an agency with an admin owner; the owner's user is created (without a password) if missing."""
-    if not name.strip():
-        raise ValidationError({"name": ["Enter a name."]})
     email = _normalize_email(owner_email)
+    errors: dict[str, list[str]] = {}
+    if not name.strip():
+        errors["name"] = ["Enter a name."]
+    if bad_email := _email_errors(email):
+        errors["owner_email"] = bad_email
+    _raise_if(errors)
     owner = User.objects.filter(email__iexact=email).first()
     created_user = owner is None
     if owner is None:
@@ -199,10 +213,8 @@ def invitation_create(
     errors: dict[str, list[str]] = {}
     if role not in Role.values:
         errors["role"] = [f"Choose one of: {', '.join(Role.values)}."]
-    try:
-        validate_email(email)
-    except ValidationError:
-        errors["email"] = ["Enter a valid e-mail address."]
+    if bad_email := _email_errors(email):
+        errors["email"] = bad_email
     _raise_if(errors)
     _raise_if(_invitation_target_errors(email=email, advertiser=advertiser, agency=agency))
     secret = secrets.token_urlsafe(32)

@@ -4,7 +4,8 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -21,10 +22,12 @@ from .forms import (
     TokenForm,
     apply_service_errors,
 )
-from .models import Invitation, Membership
+from .models import Invitation, Membership, strongest_role
 from .session import current_advertiser, remember_advertiser, signed_in_user
 
 AUTH_BACKEND = "django.contrib.auth.backends.ModelBackend"
+ACCOUNTS_PER_PAGE = 50
+NEW_TOKEN_SESSION_KEY = "new_personal_token"  # noqa: S105 - a session key, not a secret
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -73,7 +76,12 @@ def accounts_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     if query:
         advertisers = advertisers.filter(name__icontains=query)
-    return render(request, "accounts/accounts_list.html", {"advertisers": advertisers, "query": query})
+    page = Paginator(advertisers, ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))
+    rows = [
+        (advertiser, strongest_role(getattr(advertiser, "direct_role", None), getattr(advertiser, "agency_role", None)))
+        for advertiser in page
+    ]
+    return render(request, "accounts/accounts_list.html", {"page": page, "rows": rows, "query": query})
 
 
 @login_required
@@ -158,7 +166,9 @@ def member_role(request: HttpRequest, membership_id: int) -> HttpResponse:
     """Change a teammate's role."""
     membership = _membership_for_current(request, membership_id)
     form = RoleForm(request.POST)
-    if form.is_valid():
+    if not form.is_valid():
+        messages.error(request, "Choose one of the roles: admin, operator or analyst.")
+    else:
         try:
             services.membership_change_role(actor=signed_in_user(request), membership=membership, role=form.cleaned_data["role"])
         except ValidationError as error:
@@ -186,7 +196,10 @@ def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
 @require_POST
 def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
     """Withdraw a pending invitation of the current advertiser."""
-    invitation = get_object_or_404(Invitation, pk=invitation_id, advertiser=current_advertiser(request))
+    advertiser = current_advertiser(request)
+    if advertiser is None:
+        raise Http404("No such invitation.")
+    invitation = get_object_or_404(Invitation, pk=invitation_id, advertiser=advertiser)
     services.invitation_revoke(actor=signed_in_user(request), invitation=invitation)
     messages.success(request, f"Invitation to {invitation.email} withdrawn.")
     return redirect("team")
@@ -232,34 +245,34 @@ def invitation_accept(request: HttpRequest, secret: str) -> HttpResponse:
 
 @login_required
 def api_access(request: HttpRequest) -> HttpResponse:
-    """Personal access tokens and the partner apps the user has authorised."""
-    form = TokenForm(request.POST or None, staff=request.user.is_staff)
-    new_token = None
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                _, new_token = services.personal_token_create(user=signed_in_user(request), **form.cleaned_data)
-            except ValidationError as error:
-                apply_service_errors(form, error)
-            else:
-                form = TokenForm(staff=request.user.is_staff)
-        if form.errors:
-            status = 400
+    """Personal access tokens and the partner apps the user has authorised.
+
+    A new token is shown once, on the page the POST redirects to, so a reload never makes another.
+    """
+    user = signed_in_user(request)
+    form = TokenForm(request.POST or None, staff=user.is_staff)
+    if request.method == "POST" and form.is_valid():
+        try:
+            _, raw = services.personal_token_create(user=user, **form.cleaned_data)
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        else:
+            request.session[NEW_TOKEN_SESSION_KEY] = raw
+            return redirect("api_access")
     authorised_apps = (
         get_access_token_model()
-        .objects.filter(user=signed_in_user(request), application__isnull=False)
+        .objects.filter(user=user, application__isnull=False)
         .select_related("application")
         .order_by("-created")
     )
     context = {
         "form": form,
-        "new_token": new_token,
-        "tokens": selectors.personal_tokens_for(signed_in_user(request)),
+        "new_token": request.session.pop(NEW_TOKEN_SESSION_KEY, None),
+        "tokens": selectors.personal_tokens_for(user),
         "authorised_apps": authorised_apps,
         "api_docs_url": reverse("swagger-ui"),
     }
-    return render(request, "accounts/api_access.html", context, status=status)
+    return render(request, "accounts/api_access.html", context, status=400 if form.errors else 200)
 
 
 @login_required

@@ -24,12 +24,12 @@ def to_micros(amount: Decimal | str | int) -> int:
         raise MoneyError("Enter a decimal amount such as 12.50.") from exc
     if not value.is_finite():
         raise MoneyError("Enter a decimal amount such as 12.50.")
-    if value != value.quantize(MICRO):
+    exponent = value.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -MAX_DECIMAL_PLACES:
         raise MoneyError(f"Use at most {MAX_DECIMAL_PLACES} decimal places.")
-    micros = int(value * MICROS_PER_UNIT)
-    if abs(micros) > MAX_AMOUNT_MICROS:
+    if abs(value) * MICROS_PER_UNIT > MAX_AMOUNT_MICROS:
         raise MoneyError("Amount is too large.")
-    return micros
+    return int(value * MICROS_PER_UNIT)
 
 
 def from_micros(micros: int) -> Decimal:

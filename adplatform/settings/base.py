@@ -146,7 +146,7 @@ IDEMPOTENCY_KEY_TTL_HOURS = 24
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "oauth2_provider.contrib.rest_framework.OAuth2Authentication",
+        "adplatform.api.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -185,6 +185,10 @@ SPECTACULAR_SETTINGS = {
     "OAUTH2_TOKEN_URL": "/o/token/",
     "OAUTH2_REFRESH_URL": "/o/token/",
     "OAUTH2_SCOPES": API_SCOPES,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "adplatform.api.schema.add_error_responses",
+    ],
 }
 
 OAUTH2_PROVIDER = {
