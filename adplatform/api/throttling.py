@@ -1,13 +1,13 @@
 """Per-token request throttling on an atomic Redis counter (fixed one-window buckets)."""
 
 import math
-import time
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+from adplatform import clock
 from adplatform.redis_client import get_redis
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ class TokenRateThrottle(BaseThrottle):
 
     def allow_request(self, request: Request, view: "APIView") -> bool:
         limit, period = parse_rate(settings.API_THROTTLE_RATE)
-        now = time.time()
+        now = clock.now().timestamp()
         window = int(now // period)
         key = f"throttle:{self.identity(request)}:{period}:{window}"
         client = get_redis()

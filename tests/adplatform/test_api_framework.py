@@ -1,9 +1,7 @@
 """The shared API framework in adplatform/api/: idempotency, throttling, errors, pagination, schema and docs."""
 
-import math
 import threading
-import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
@@ -206,12 +204,8 @@ def test_two_concurrent_requests_with_the_same_key_create_one_advertiser(tenancy
 # --- Throttling -------------------------------------------------------------------------------
 
 
-def wait_for_a_fresh_window(period: int, needed: float = 5.0) -> float:
-    """Start a fixed-window test well inside one window; returns when that window ends."""
-    remaining = period - time.time() % period
-    if remaining < needed:
-        time.sleep(remaining + 0.05)
-    return (time.time() // period + 1) * period
+# Ten seconds into a minute: the throttle's one-minute window has 50 seconds left.
+TEN_PAST = datetime(2026, 11, 29, 12, 0, 10, tzinfo=UTC)
 
 
 @pytest.mark.django_db
@@ -219,34 +213,33 @@ def test_the_request_after_the_rate_is_a_429_with_retry_after(tenancy, api_clien
     settings.API_THROTTLE_RATE = "3/min"
     client = api_client_for(tenancy.owner)
     other_token = api_client_for(tenancy.owner)
-    window_end = wait_for_a_fresh_window(60)
-    started = time.time()
 
-    allowed = [client.get(LIST).status_code for _ in range(3)]
-    refused = client.get(LIST)
-    finished = time.time()
+    with clock.frozen(TEN_PAST):
+        allowed = [client.get(LIST).status_code for _ in range(3)]
+        refused = client.get(LIST)
+        others = [other_token.get(LIST).status_code, api_client_for(tenancy.agent_a).get(LIST).status_code]
+    with clock.frozen(TEN_PAST + timedelta(seconds=50)):
+        next_window = client.get(LIST)
 
     assert allowed == [200, 200, 200]
     assert refused.status_code == 429
-    retry_after = int(refused["Retry-After"])
-    assert 1 <= retry_after <= 60
-    assert math.ceil(window_end - finished) <= retry_after <= math.ceil(window_end - started)
+    assert refused["Retry-After"] == "50"
+    assert others == [200, 200]
+    assert next_window.status_code == 200
     body = refused.json()
     assert body == error("throttled", body["error"]["message"])
-    assert body["error"]["message"].startswith("Request was throttled.")
-    assert other_token.get(LIST).status_code == 200
-    assert api_client_for(tenancy.agent_a).get(LIST).status_code == 200
+    assert body["error"]["message"] == "Request was throttled. Expected available in 50 seconds."
 
 
 @pytest.mark.django_db
 def test_a_throttled_create_writes_nothing(tenancy, api_client_for, settings):
     settings.API_THROTTLE_RATE = "1/min"
     client = api_client_for(tenancy.agent_a)
-    wait_for_a_fresh_window(60)
-    assert client.get(LIST).status_code == 200
-    before = db_state()
+    with clock.frozen(TEN_PAST):
+        assert client.get(LIST).status_code == 200
+        before = db_state()
 
-    response = client.post(LIST, NEW_CLIENT, HTTP_IDEMPOTENCY_KEY="k")
+        response = client.post(LIST, NEW_CLIENT, HTTP_IDEMPOTENCY_KEY="k")
 
     assert response.status_code == 429
     assert response.json()["error"]["code"] == "throttled"
@@ -556,17 +549,17 @@ def test_docs_are_swagger_ui_served_without_a_cdn(client):
 @pytest.mark.django_db
 def test_signed_in_sessions_are_throttled_per_user(tenancy, settings):
     settings.API_THROTTLE_RATE = "2/min"
-    wait_for_a_fresh_window(60)
     session, same_user, other_user = APIClient(), APIClient(), APIClient()
     session.force_login(tenancy.owner)
     same_user.force_login(tenancy.owner)
     other_user.force_login(tenancy.analyst)
 
-    codes = [session.get(LIST).status_code for _ in range(2)]
+    with clock.frozen(TEN_PAST):
+        codes = [session.get(LIST).status_code for _ in range(2)]
+        same, other = same_user.get(LIST).status_code, other_user.get(LIST).status_code
 
     assert codes == [200, 200]
-    assert same_user.get(LIST).status_code == 429
-    assert other_user.get(LIST).status_code == 200
+    assert (same, other) == (429, 200)
 
 
 @pytest.mark.django_db
