@@ -6,7 +6,17 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from adplatform import money
 
-from .models import Advertiser, Agency, AgencyMembership, IdempotencyKey, Invitation, Membership, PersonalAccessToken, User
+from .models import (
+    Advertiser,
+    Agency,
+    AgencyMembership,
+    Currency,
+    IdempotencyKey,
+    Invitation,
+    Membership,
+    PersonalAccessToken,
+    User,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -34,6 +44,18 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "full_name", "password1", "password2")}),)
+
+
+@admin.register(Currency)
+class CurrencyAdmin(SimpleHistoryAdmin):
+    list_display = ("code", "name", "units_per_usd", "min_daily_budget", "is_active", "updated_at")
+    list_filter = ("is_active",)
+    search_fields = ("code", "name")
+    list_editable = ("units_per_usd", "is_active")
+
+    @admin.display(description="Smallest daily budget", ordering="min_daily_budget_micros")
+    def min_daily_budget(self, currency: Currency) -> str:
+        return f"{money.format_amount(currency.min_daily_budget_micros)} {currency.code}"
 
 
 @admin.register(Agency)

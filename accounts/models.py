@@ -81,6 +81,34 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.full_name.split(" ")[0] if self.full_name else self.email
 
 
+class Currency(models.Model):
+    """A currency advertisers can pay in, its rate to the US dollar and its smallest daily budget.
+
+    Placement floors are set in US dollars and converted with these rates; staff keep them current.
+    """
+
+    code = models.CharField(max_length=3, primary_key=True, help_text="ISO 4217, e.g. EUR.")
+    name = models.CharField(max_length=100)
+    units_per_usd = models.DecimalField(max_digits=18, decimal_places=6, help_text="How many units one US dollar buys.")
+    min_daily_budget_micros = models.BigIntegerField(help_text="The smallest daily budget, in micros (about one US dollar).")
+    is_active = models.BooleanField(default=True, help_text="New advertisers may choose it.")
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name_plural = "currencies"
+        ordering: ClassVar = ["code"]
+        constraints: ClassVar = [
+            models.CheckConstraint(condition=models.Q(units_per_usd__gt=0), name="accounts_currency_rate_positive"),
+            models.CheckConstraint(
+                condition=models.Q(min_daily_budget_micros__gt=0), name="accounts_currency_min_budget_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} · {self.name}"
+
+
 class Agency(models.Model):
     """A partner organisation that runs many client advertisers."""
 
@@ -133,6 +161,8 @@ class Advertiser(models.Model):
 
     name = models.CharField(max_length=200)
     currency = models.CharField(max_length=3, validators=[validate_currency], help_text="ISO 4217, e.g. EUR.")
+    # (the code is validated against Currency rather than a foreign key, so a currency can be retired
+    # for new accounts without touching existing ones)
     time_zone = models.CharField(max_length=64, validators=[validate_time_zone], help_text="IANA, e.g. Europe/Berlin.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     billing_mode = models.CharField(max_length=16, choices=BillingMode.choices, default=BillingMode.PREPAID)

@@ -4,6 +4,7 @@ import zoneinfo
 from functools import cache
 
 import pycountry
+from django.apps import apps
 from django.core.exceptions import ValidationError
 
 # ISO 4217 also lists precious metals, fund units, testing and "no currency" codes; nobody pays in those.
@@ -14,9 +15,15 @@ NOT_MONEY = frozenset(
 
 
 @cache
-def currency_codes() -> frozenset[str]:
-    """Every ISO 4217 code of a currency advertisers can pay in."""
+def iso_currency_codes() -> frozenset[str]:
+    """Every ISO 4217 code of a currency (not metals, funds or test codes)."""
     return frozenset(currency.alpha_3 for currency in pycountry.currencies) - NOT_MONEY
+
+
+def currency_codes() -> frozenset[str]:
+    """The currencies Adplatform bills in: the active rows of accounts.Currency (staff edit them in admin)."""
+    currency_model = apps.get_model("accounts", "Currency")
+    return frozenset(currency_model.objects.filter(is_active=True).values_list("code", flat=True))
 
 
 @cache
@@ -26,9 +33,12 @@ def time_zone_names() -> frozenset[str]:
 
 
 def validate_currency(value: str) -> None:
-    """Accept ISO 4217 codes such as EUR or USD."""
-    if value not in currency_codes():
-        raise ValidationError("%(value)s is not an ISO 4217 currency code.", code="invalid_currency", params={"value": value})
+    """Accept the ISO 4217 codes Adplatform bills in, such as EUR or USD."""
+    if value in currency_codes():
+        return
+    if value in iso_currency_codes():
+        raise ValidationError("Adplatform does not bill in %(value)s yet.", code="unsupported_currency", params={"value": value})
+    raise ValidationError("%(value)s is not an ISO 4217 currency code.", code="invalid_currency", params={"value": value})
 
 
 def validate_time_zone(value: str) -> None:

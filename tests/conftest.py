@@ -8,7 +8,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts import services
-from accounts.models import Advertiser, Agency, Role, User
+from accounts.models import Advertiser, Agency, Currency, Role, User
+from accounts.reference import seed_currencies
 from adplatform.redis_client import get_redis
 from tests.factories import AdvertiserFactory, AgencyFactory, AgencyMembershipFactory, MembershipFactory, UserFactory
 
@@ -23,6 +24,15 @@ def _clean_redis() -> Iterator[None]:
     """Every test starts with this worker's Redis database empty (throttles, caches, hot state)."""
     get_redis().flushdb()
     return
+
+
+@pytest.fixture(autouse=True)
+def _reference_data(request: pytest.FixtureRequest) -> None:
+    """Transactional tests flush every table after they run; give them back what migrations seed."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker and marker.kwargs.get("transaction"):
+        request.getfixturevalue("transactional_db")
+        seed_currencies(Currency)
 
 
 @pytest.fixture(autouse=True)
