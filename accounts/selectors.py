@@ -7,7 +7,18 @@ from django.http import Http404
 
 from adplatform import clock
 
-from .models import Advertiser, Agency, AgencyMembership, Invitation, Membership, PersonalAccessToken, Role, User, strongest_role
+from .models import (
+    Advertiser,
+    Agency,
+    AgencyMembership,
+    Currency,
+    Invitation,
+    Membership,
+    PersonalAccessToken,
+    Role,
+    User,
+    strongest_role,
+)
 
 
 def advertisers_for(user: User) -> QuerySet[Advertiser]:
@@ -17,6 +28,24 @@ def advertisers_for(user: User) -> QuerySet[Advertiser]:
     own = Membership.objects.filter(user=user).values("advertiser_id")
     agencies = AgencyMembership.objects.filter(user=user).values("agency_id")
     return Advertiser.objects.filter(Q(id__in=own) | Q(agency_id__in=agencies))
+
+
+def currency_of(advertiser: Advertiser) -> Currency:
+    """The advertiser's billing currency with its rate and minimum budget."""
+    return Currency.objects.get(code=advertiser.currency)
+
+
+def notification_emails(*, advertiser: Advertiser) -> list[str]:
+    """Who hears about an advertiser's ads: its admins and operators, directly or through its agency."""
+    editors = [Role.ADMIN, Role.OPERATOR]
+    direct = User.objects.filter(is_active=True, memberships__advertiser=advertiser, memberships__role__in=editors)
+    emails = set(direct.values_list("email", flat=True))
+    if advertiser.agency_id is not None:
+        via_agency = User.objects.filter(
+            is_active=True, agency_memberships__agency_id=advertiser.agency_id, agency_memberships__role__in=editors
+        )
+        emails |= set(via_agency.values_list("email", flat=True))
+    return sorted(emails)
 
 
 def advertisers_with_roles_for(user: User) -> QuerySet[Advertiser]:

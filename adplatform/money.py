@@ -3,7 +3,7 @@
 1.00 in any currency is 1_000_000 micros. The API shows and accepts decimal strings.
 """
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
 
 MICROS_PER_UNIT = 1_000_000
 MICRO = Decimal("0.000001")
@@ -30,6 +30,12 @@ def to_micros(amount: Decimal | str | int) -> int:
     if abs(value) * MICROS_PER_UNIT > MAX_AMOUNT_MICROS:
         raise MoneyError("Amount is too large.")
     return int(value * MICROS_PER_UNIT)
+
+
+def usd_to_currency(usd_micros: int, units_per_usd: Decimal) -> int:
+    """Convert US dollar micros into micros of a currency, rounding up (a converted floor is never lower)."""
+    exact = Decimal(usd_micros) * units_per_usd
+    return int(exact.to_integral_value(rounding=ROUND_CEILING))
 
 
 def from_micros(micros: int) -> Decimal:

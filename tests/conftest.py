@@ -11,6 +11,8 @@ from accounts import services
 from accounts.models import Advertiser, Agency, Currency, Role, User
 from accounts.reference import seed_currencies
 from adplatform.redis_client import get_redis
+from campaigns.models import BlockedTerm, Interest
+from campaigns.reference import seed_blocked_terms, seed_interests
 from tests.factories import AdvertiserFactory, AgencyFactory, AgencyMembershipFactory, MembershipFactory, UserFactory
 
 # Django's live server runs beside Playwright's event loop in the same process.
@@ -33,6 +35,8 @@ def _reference_data(request: pytest.FixtureRequest) -> None:
     if marker and marker.kwargs.get("transaction"):
         request.getfixturevalue("transactional_db")
         seed_currencies(Currency)
+        seed_interests(Interest)
+        seed_blocked_terms(BlockedTerm)
 
 
 @pytest.fixture(autouse=True)

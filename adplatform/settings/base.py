@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.forms",
+    "django.contrib.postgres",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -41,6 +42,8 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "simple_history",
     "accounts",
+    "campaigns",
+    "delivery",
 ]
 
 MIDDLEWARE = [
