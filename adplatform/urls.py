@@ -8,6 +8,7 @@ from adplatform import views
 
 urlpatterns = [
     path("", include("accounts.urls")),
+    path("", include("campaigns.urls")),
     path("api/v1/", include("adplatform.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

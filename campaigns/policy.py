@@ -49,7 +49,8 @@ def automated_review(
         path = urlparse(ad["media_url"]).path.lower()
         extensions = MEDIA_EXTENSIONS[ad_format]
         if not path.endswith(extensions):
-            reasons.append(f"The media file must be a direct link to a {ad_format} file ({', '.join(extensions)}).")
+            article = "an" if ad_format == AdFormat.IMAGE else "a"
+            reasons.append(f"The media file must be a direct link to {article} {ad_format} file ({', '.join(extensions)}).")
     if not any(ad_format in formats for formats in placement_formats):
         names = ", ".join(placement_names)
         reasons.append(

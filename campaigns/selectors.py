@@ -94,6 +94,8 @@ def _show(field: str, value: Any) -> Any:
         return money.format_amount(value)
     if isinstance(value, datetime):
         return value.isoformat()
+    if field == "reviewed_by" and value is not None:
+        return User.objects.filter(pk=value).values_list("email", flat=True).first()
     return value
 
 
@@ -109,13 +111,14 @@ def _m2m_keys(field: str, rows: list[dict[str, Any]]) -> list[str]:
 def change_history(item: Campaign | AdGroup | Ad) -> list[dict[str, Any]]:
     """Who changed what, newest first: each entry lists fields with old and new values."""
     records = list(item.history.select_related("history_user").order_by("-history_date", "-history_id"))
+    field_order = {field.name: index for index, field in enumerate(type(item)._meta.get_fields())}
     entries = []
     for index, record in enumerate(records):
         previous = records[index + 1] if index + 1 < len(records) else None
         changes = []
         if previous is not None:
             delta = record.diff_against(previous)
-            for change in delta.changes:
+            for change in sorted(delta.changes, key=lambda change: field_order.get(change.field, len(field_order))):
                 if change.field in HIDDEN_FIELDS:
                     continue
                 if change.field in ("placements", "interests"):

@@ -6,6 +6,7 @@ written unless all of it is valid. Time comes from adplatform.clock.
 """
 
 import hashlib
+import re
 import secrets
 from collections.abc import Iterable
 from typing import Any, TypeVar
@@ -21,7 +22,7 @@ from accounts.services import require_role
 from adplatform import clock, money
 
 from . import policy
-from .choices import BULK_LIMIT, AdFormat, BudgetMode, ReviewStatus, Status
+from .choices import BULK_LIMIT, SLOTS_PER_WEEK, AdFormat, BudgetMode, ReviewStatus, Status
 from .models import Ad, AdGroup, BlockedTerm, Campaign, Interest, Placement
 from .validation import (
     CurrencyFacts,
@@ -33,6 +34,7 @@ from .validation import (
 )
 
 PLACEMENT_KEY_PREFIX = "plk_"
+PLACEMENT_KEY_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")
 CAMPAIGN_FIELDS = ("name", "objective", "budget_mode", "budget_micros", "status")
 AD_GROUP_FIELDS = (
     "name",
@@ -101,6 +103,21 @@ def _refuse_if_archived(item: Campaign | AdGroup | Ad, *parents: Campaign | AdGr
             raise ValidationError({"status": [f"Its {parent._meta.verbose_name} is archived."]})
 
 
+def _status_only(state: dict[str, Any], current: dict[str, Any]) -> bool:
+    """Whether the change only sets the status.
+
+    Pausing, resuming and archiving must work even when the rest of the item no longer passes
+    today's rules (staff raised a floor or a minimum budget, retired an interest), so such a change
+    checks the status value alone.
+    """
+    changed = {field for field, value in state.items() if current.get(field) != value}
+    if changed - {"status"}:
+        return False
+    if state["status"] not in Status.values:
+        raise ValidationError({"status": [f"Choose one of: {', '.join(Status.values)}."]})
+    return True
+
+
 def _save(item: models.Model, actor: User | None, reason: str = "") -> None:
     """Save with the change history recording who did it."""
     item._history_user = actor  # type: ignore[attr-defined]
@@ -124,22 +141,25 @@ def _save_with_relations(ad_group: AdGroup, actor: User, relations: dict[str, li
     post_save.send(sender=AdGroup, instance=ad_group, created=created, raw=False, using="default", update_fields=None)
 
 
+ALL_SLOTS = frozenset(range(SLOTS_PER_WEEK))
+
+
 def _normalize_lists(state: dict[str, Any]) -> None:
-    for field in LIST_FIELDS:
-        if isinstance(state.get(field), list | tuple):
-            values = state[field]
-            if all(isinstance(value, str) for value in values):
-                values = [
-                    value.upper() if field == "countries" else value.lower() if field == "languages" else value
-                    for value in values
-                ]
-            state[field] = sorted(set(values), key=str)
-    if (
-        isinstance(state.get("dayparting"), list)
-        and len(state["dayparting"]) == 336
-        and all(isinstance(v, int) for v in state["dayparting"])
-    ):
-        state["dayparting"] = []  # every slot is the same as no dayparting
+    """Targeting lists as stored: de-duplicated, sorted, codes in their canonical case."""
+    for field in (*LIST_FIELDS, *AD_GROUP_RELATIONS):
+        values = state.get(field)
+        if not isinstance(values, list | tuple):
+            continue
+        if all(isinstance(value, str) for value in values):
+            if field == "countries":
+                values = [value.upper() for value in values]
+            elif field == "languages":
+                values = [value.lower() for value in values]
+            state[field] = sorted(set(values))
+        elif all(isinstance(value, int) and not isinstance(value, bool) for value in values):
+            state[field] = sorted(set(values))
+    if isinstance(state.get("dayparting"), list) and set(state["dayparting"]) == ALL_SLOTS:
+        state["dayparting"] = []  # every slot of the week is the same as no dayparting
 
 
 # --- campaigns -------------------------------------------------------------------------------
@@ -191,8 +211,10 @@ def campaign_update(*, actor: User, campaign: Campaign, **changes: Any) -> Campa
         changes["name"] = changes["name"].strip()
     if changes.get("budget_mode") == BudgetMode.UNLIMITED and "budget_micros" not in changes:
         changes["budget_micros"] = 0
-    state = {field: getattr(campaign, field) for field in CAMPAIGN_FIELDS} | changes
-    _raise_if(_campaign_errors(campaign, state, _currency(campaign.advertiser)))
+    current = {field: getattr(campaign, field) for field in CAMPAIGN_FIELDS}
+    state = current | changes
+    if not _status_only(state, current):
+        _raise_if(_campaign_errors(campaign, state, _currency(campaign.advertiser)))
     if all(getattr(campaign, field) == value for field, value in state.items()):
         return campaign
     for field, value in state.items():
@@ -279,7 +301,7 @@ def ad_group_create(
 
 def _ad_group_state(ad_group: AdGroup) -> dict[str, Any]:
     state = {field: getattr(ad_group, field) for field in AD_GROUP_FIELDS}
-    state["placements"] = list(ad_group.placements.values_list("key", flat=True))
+    state["placements"] = sorted(ad_group.placements.values_list("key", flat=True))
     state["interests"] = sorted(ad_group.interests.values_list("key", flat=True))
     return state
 
@@ -300,9 +322,13 @@ def ad_group_update(*, actor: User, ad_group: AdGroup, **changes: Any) -> AdGrou
     current = _ad_group_state(ad_group)
     state = current | changes
     _normalize_lists(state)
-    placements, interests = _validate_ad_group(ad_group.campaign, state)
     if state == current:
         return ad_group
+    if _status_only(state, current):
+        ad_group.status = state["status"]
+        _save(ad_group, actor)
+        return ad_group
+    placements, interests = _validate_ad_group(ad_group.campaign, state)
     for field in AD_GROUP_FIELDS:
         setattr(ad_group, field, state[field])
     _save_with_relations(ad_group, actor, {"placements": placements, "interests": interests})
@@ -377,7 +403,8 @@ def ad_update(*, actor: User, ad: Ad, **changes: Any) -> Ad:
     state = _ad_state(current | changes)
     if state.get("format") != AdFormat.VIDEO and "format" in changes and "video_duration_seconds" not in changes:
         state["video_duration_seconds"] = None
-    _raise_if(ad_errors(state=state))
+    if not _status_only(state, current):
+        _raise_if(ad_errors(state=state))
     changed = {field for field in AD_FIELDS if state[field] != current[field]}
     if not changed:
         return ad
@@ -484,12 +511,16 @@ def _new_placement_key() -> tuple[str, str]:
 def placement_create(*, key: str, name: str, formats: list[str], floor_cpm_usd_micros: int) -> tuple[Placement, str]:
     """Create a placement; returns it with its serving API key (shown once, stored as a hash)."""
     errors: Errors = {}
-    if not key or not key.replace("-", "").replace("_", "").isalnum() or key != key.lower():
+    if len(key) > 50:
+        errors["key"] = ["Use at most 50 characters."]
+    elif not PLACEMENT_KEY_PATTERN.fullmatch(key):
         errors["key"] = ["Use lower-case letters, digits, - and _."]
     elif Placement.objects.filter(key=key).exists():
         errors["key"] = [f"A placement with key {key} already exists."]
     if not name.strip():
         errors["name"] = ["Enter a name."]
+    elif len(name.strip()) > 100:
+        errors["name"] = ["Use at most 100 characters."]
     bad = [fmt for fmt in formats if fmt not in AdFormat.values]
     if not formats or bad:
         errors["formats"] = [f"Choose from: {', '.join(AdFormat.values)}."]

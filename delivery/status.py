@@ -160,7 +160,7 @@ def ad_group_status(ad_group: AdGroup, *, now: datetime) -> DeliveryStatus:
     """Why this ad group is or is not delivering: its own state, then the best of its ads."""
     campaign = ad_group.campaign
     own = (
-        _chain(campaign, ad_group)
+        _chain(campaign, None)
         or (Reason.ARCHIVED if ad_group.status == Status.ARCHIVED else None)
         or (Reason.ENDED if ad_group.end_time is not None and now >= ad_group.end_time else None)
         or _own(ad_group.status, Reason.ARCHIVED, Reason.PAUSED)
@@ -176,7 +176,9 @@ def ad_group_status(ad_group: AdGroup, *, now: datetime) -> DeliveryStatus:
 
 def campaign_status(campaign: Campaign, *, now: datetime) -> DeliveryStatus:
     """Why this campaign is or is not delivering: its own state, then the best of its ad groups."""
-    own = _chain(campaign, None) or _own(campaign.status, Reason.ARCHIVED, Reason.PAUSED)
+    own = (Reason.ACCOUNT_SUSPENDED if campaign.advertiser.status != Advertiser.Status.ACTIVE else None) or _own(
+        campaign.status, Reason.ARCHIVED, Reason.PAUSED
+    )
     if own is not None:
         return DeliveryStatus(own)
     ad_groups = [ad_group for ad_group in campaign.ad_groups.all() if ad_group.status != Status.ARCHIVED]
