@@ -3,7 +3,7 @@
 1.00 in any currency is 1_000_000 micros. The API shows and accepts decimal strings.
 """
 
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 
 MICROS_PER_UNIT = 1_000_000
 MICRO = Decimal("0.000001")
@@ -30,6 +30,36 @@ def to_micros(amount: Decimal | str | int) -> int:
     if abs(value) * MICROS_PER_UNIT > MAX_AMOUNT_MICROS:
         raise MoneyError("Amount is too large.")
     return int(value * MICROS_PER_UNIT)
+
+
+# ISO 4217 minor units where they are not two (payment providers charge in minor units).
+ZERO_DECIMAL_CURRENCIES = frozenset(
+    {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"}
+)
+THREE_DECIMAL_CURRENCIES = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
+
+
+def minor_unit_exponent(currency: str) -> int:
+    """How many decimals the currency's smallest coin has: 2 for EUR, 0 for JPY, 3 for KWD."""
+    if currency in ZERO_DECIMAL_CURRENCIES:
+        return 0
+    if currency in THREE_DECIMAL_CURRENCIES:
+        return 3
+    return 2
+
+
+def to_minor_units(micros: int, currency: str) -> int:
+    """Micros as a payment provider's integer amount (cents for EUR, yen for JPY); must divide exactly."""
+    per_minor = MICROS_PER_UNIT // 10 ** minor_unit_exponent(currency)
+    if micros % per_minor:
+        raise MoneyError(f"{currency} amounts have at most {minor_unit_exponent(currency)} decimal places.")
+    return micros // per_minor
+
+
+def convert(micros: int, *, from_units_per_usd: Decimal, to_units_per_usd: Decimal) -> int:
+    """Convert between two currencies through their US dollar rates, rounding down to the micro."""
+    exact = Decimal(micros) * to_units_per_usd / from_units_per_usd
+    return int(exact.to_integral_value(rounding=ROUND_FLOOR))
 
 
 def usd_to_currency(usd_micros: int, units_per_usd: Decimal) -> int:

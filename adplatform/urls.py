@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from adplatform import views
+from billing.webhooks import stripe_webhook
 
 urlpatterns = [
     path("", include("accounts.urls")),
@@ -15,6 +16,7 @@ urlpatterns = [
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
+    path("billing/webhooks/stripe/", stripe_webhook, name="stripe_webhook"),
 ]
 
 handler404 = "adplatform.views.page_not_found"

@@ -14,6 +14,8 @@ cat <<MSG
   Adplatform is starting at http://${HOST}:${PORT}
   Staff admin: http://${HOST}:${PORT}/admin/   API docs: http://${HOST}:${PORT}/api/docs/
   Log in with one of the demo logins above. Ctrl-C stops everything.
+  Top-ups use the sandbox gateway: pay with pm_card_visa (pm_card_chargeDeclined is declined);
+  the code WELCOME25 gives 25 USD of ad credit once a first top-up succeeds.
 
 MSG
 exec .venv/bin/honcho start -f Procfile

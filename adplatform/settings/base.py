@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "simple_history",
     "accounts",
     "campaigns",
+    "billing",
     "delivery",
 ]
 
@@ -216,6 +217,14 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
     "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
 }
+
+# --- Billing --------------------------------------------------------------------------------------
+# Top-ups go through Stripe when its keys are set, else through the sandbox gateway.
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+INVOICE_PAYMENT_TERMS_DAYS = 30
+MIN_TOP_UP_DAILY_BUDGETS = 5  # the smallest top-up: five times the currency's smallest daily budget
+MAX_TOP_UP_MICROS = 1_000_000 * 1_000_000  # one million units per top-up
 
 # The default token models, named explicitly because accounts.PersonalAccessToken points at one.
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"

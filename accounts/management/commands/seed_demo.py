@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from accounts import demo
+from billing import demo as billing_demo
 from campaigns import demo as campaigns_demo
 
 
@@ -15,6 +16,7 @@ class Command(BaseCommand):
         logins = demo.seed()
         for line in campaigns_demo.seed():
             self.stdout.write(line)
+        billing_demo.seed()
         self.stdout.write("Demo logins:")
         for login in logins:
             self.stdout.write(f"  {login.email:<24} {login.password}   {login.what}")
