@@ -2,12 +2,10 @@
 
 from celery import shared_task
 
-from adplatform.celery import Queue
-
 from . import services
 
 
-@shared_task(queue=Queue.DEFAULT)
+@shared_task
 def purge_idempotency_keys() -> int:
     """Forget stored Idempotency-Key responses past their retention window."""
     return services.idempotency_keys_purge()

@@ -21,4 +21,9 @@ app = Celery("adplatform")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = [KombuQueue(queue.value, routing_key=queue.value) for queue in Queue]
 app.conf.task_default_queue = Queue.DEFAULT.value
+# Each app's tasks go to its queue; a task module never names its queue itself.
+app.conf.task_routes = {
+    "delivery.tasks.*": {"queue": Queue.DELIVERY.value},
+    "reporting.tasks.*": {"queue": Queue.REPORTING.value},
+}
 app.autodiscover_tasks()

@@ -68,6 +68,34 @@ def usd_to_currency(usd_micros: int, units_per_usd: Decimal) -> int:
     return int(exact.to_integral_value(rounding=ROUND_CEILING))
 
 
+# --- auction prices ------------------------------------------------------------------------------
+# Auction scores are eCPM: US dollar micros per 1,000 impressions, floats because a predicted
+# click-through rate is one. What is charged is always whole micros of the advertiser's currency,
+# rounded down (the advertiser never pays a fraction more) and never above their own bid.
+IMPRESSIONS_PER_MILLE = 1000
+
+
+def bid_to_usd_ecpm(bid_micros: int, units_per_usd: float, *, per_mille_events: float = 1.0) -> float:
+    """A bid in the advertiser's currency as US dollar eCPM; `per_mille_events` is pCTR x 1000 for CPC, ..."""
+    return bid_micros / units_per_usd * per_mille_events
+
+
+def impression_price(ecpm_usd: float, units_per_usd: float, *, cap_cpm_micros: int | None = None) -> int:
+    """What one impression costs at `ecpm_usd`, in the advertiser's micros, never above the CPM cap / 1000."""
+    price = int(ecpm_usd * units_per_usd) // IMPRESSIONS_PER_MILLE
+    if cap_cpm_micros is not None:
+        price = min(price, cap_cpm_micros // IMPRESSIONS_PER_MILLE)
+    return max(price, 0)
+
+
+def click_price(ecpm_usd: float, units_per_usd: float, p_ctr: float, *, bid_micros: int) -> int:
+    """What one click costs when an impression is worth `ecpm_usd` and clicks come at `p_ctr`; never above the bid."""
+    if p_ctr <= 0:
+        return 0
+    price = int(ecpm_usd * units_per_usd / (p_ctr * IMPRESSIONS_PER_MILLE))
+    return max(min(price, bid_micros), 0)
+
+
 def from_micros(micros: int) -> Decimal:
     """The exact decimal value of `micros`."""
     return (Decimal(micros) / MICROS_PER_UNIT).quantize(MICRO)

@@ -10,6 +10,7 @@ from billing.webhooks import stripe_webhook
 urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("campaigns.urls")),
+    path("", include("billing.urls")),
     path("api/v1/", include("adplatform.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -25,6 +25,7 @@ class ChargeResult:
     code: str = ""  # card_declined, expired_card, insufficient_funds, ...
     message: str = ""
     expired: bool = False
+    pending: bool = False  # not final yet (processing, requires_action): a webhook settles it later
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ class StripeGateway:
         top_up_id: int,
     ) -> ChargeResult:
         try:
-            intent = self.client.payment_intents.create(
+            intent = self.client.v1.payment_intents.create(
                 params={
                     "amount": money.to_minor_units(amount_micros, currency),
                     "currency": currency.lower(),
@@ -137,11 +138,15 @@ class StripeGateway:
             raise GatewayError(str(exc)) from exc
         if intent.status == "succeeded":
             return ChargeResult(True, intent.id)
+        if intent.status in ("processing", "requires_action", "requires_confirmation", "requires_capture"):
+            return ChargeResult(
+                False, intent.id, intent.status, f"The payment is {intent.status.replace('_', ' ')}.", pending=True
+            )
         return ChargeResult(False, intent.id, intent.status, f"The payment is {intent.status.replace('_', ' ')}.")
 
     def refund(self, *, charge_reference: str, amount_micros: int, currency: str, idempotency_key: str) -> RefundResult:
         try:
-            refund = self.client.refunds.create(
+            refund = self.client.v1.refunds.create(
                 params={"payment_intent": charge_reference, "amount": money.to_minor_units(amount_micros, currency)},
                 options={"idempotency_key": idempotency_key},
             )

@@ -1,5 +1,7 @@
 """Invoice and statement PDFs (fpdf2, built-in fonts)."""
 
+from zoneinfo import ZoneInfo
+
 from fpdf import FPDF
 
 from adplatform import money
@@ -34,7 +36,7 @@ def invoice_pdf(invoice: Invoice) -> bytes:
             "Period",
             f"{invoice.period_start:%d %b %Y} - {last_day:%d %b %Y} ({advertiser.time_zone})",
         ),
-        ("Issued", f"{invoice.issued_at:%d %b %Y}"),
+        ("Issued", f"{invoice.issued_at.astimezone(ZoneInfo(advertiser.time_zone)):%d %b %Y}"),
     ]
     if invoice.due_date:
         details.append(("Due", f"{invoice.due_date:%d %b %Y}"))

@@ -8,6 +8,7 @@ low-balance alert) hear about it after commit.
 
 import hashlib
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -43,6 +44,15 @@ class PaymentDeclinedError(Exception):
 
 class IdempotencyConflictError(Exception):
     """The idempotency key was already used for a different request."""
+
+
+def _fraction_of_a_coin(amount_micros: int, currency: str) -> str:
+    """The refusal message when the amount is not whole minor units of `currency` (cents, yen ...), else ""."""
+    try:
+        money.to_minor_units(amount_micros, currency)
+    except money.MoneyError as exc:
+        return str(exc)
+    return ""
 
 
 def _raise_if(errors: dict[str, list[str]]) -> None:
@@ -171,7 +181,7 @@ def adjustment_post(*, staff: User, advertiser: Advertiser, amount_micros: int, 
     if not reason.strip():
         errors["reason"] = ["Say why: the advertiser and auditors read it."]
     _raise_if(errors)
-    key = f"adjustment:{advertiser.pk}:{clock.now().isoformat()}:{hashlib.sha256(reason.encode()).hexdigest()[:12]}"
+    key = f"adjustment:{advertiser.pk}:{uuid.uuid4()}"  # every staff adjustment is its own movement
     posted, _ = _post(
         advertiser=advertiser,
         kind=Kind.ADJUSTMENT,
@@ -223,7 +233,7 @@ def top_up(
 
     Honours an idempotency key: a retry returns the first top-up, whatever its outcome, and the
     gateway gets the same key so the card is never charged twice. A declined payment raises
-    PaymentDeclinedError after it is recorded.
+    PaymentDeclinedError after it is recorded; a payment the provider has not decided yet stays pending.
     """
     require_role(user=actor, advertiser=advertiser, minimum=Role.ADMIN)
     _raise_if(_top_up_errors(advertiser=advertiser, amount_micros=amount_micros, payment_method=payment_method))
@@ -236,8 +246,7 @@ def top_up(
             currency=advertiser.currency,
             payment_method=payment_method,
             gateway=gateway.name,
-            idempotency_key=idempotency_key
-            or hashlib.sha256(f"{advertiser.pk}:{clock.now().isoformat()}:{fingerprint}".encode()).hexdigest(),
+            idempotency_key=idempotency_key or f"auto-{uuid.uuid4()}",
             request_fingerprint=fingerprint,
             created_by=actor,
         )
@@ -259,9 +268,9 @@ def top_up(
             top_up_id=record.pk,
         )
         record = complete_top_up(top_up=record, result=result)
-    if record.status != TopUp.Status.SUCCEEDED:
+    if record.status in (TopUp.Status.DECLINED, TopUp.Status.FAILED):
         raise PaymentDeclinedError(record)
-    return record
+    return record  # succeeded, or pending until the provider's webhook settles it
 
 
 @transaction.atomic
@@ -271,6 +280,9 @@ def complete_top_up(*, top_up: TopUp, result: ChargeResult) -> TopUp:
     if record.status != TopUp.Status.PENDING:
         return record
     record.gateway_reference = result.reference or record.gateway_reference
+    if result.pending:  # the provider has not decided yet; its webhook will settle this top-up
+        record.save(update_fields=["gateway_reference"])
+        return record
     record.completed_at = clock.now()
     if not result.succeeded:
         record.status = TopUp.Status.FAILED if result.expired else TopUp.Status.DECLINED
@@ -311,7 +323,9 @@ def refund_top_up(*, staff: User, top_up: TopUp, amount_micros: int, reason: str
     """Return (part of) a top-up to its payment method: never more than is left of it or than the balance."""
     _require_staff(staff)
     record = TopUp.objects.select_for_update(of=("self",)).select_related("advertiser", "transaction").get(pk=top_up.pk)
-    _locked_balance(record.advertiser)  # no spend can slip in between the check and the refund
+    # The provider is called under these locks on purpose: a refund is rare and staff-driven, and holding
+    # the balance lock means no other refund or spend can change what is refundable before it is posted.
+    _locked_balance(record.advertiser)
     refundable = selectors.refundable_micros(record)
     errors: dict[str, list[str]] = {}
     if record.status != TopUp.Status.SUCCEEDED:
@@ -322,6 +336,8 @@ def refund_top_up(*, staff: User, top_up: TopUp, amount_micros: int, reason: str
         errors["amount"] = [
             f"At most {money.format_amount(refundable)} {record.currency} can be refunded (unspent and not yet refunded)."
         ]
+    elif _fraction_of_a_coin(amount_micros, record.currency):
+        errors["amount"] = [_fraction_of_a_coin(amount_micros, record.currency)]
     if not reason.strip():
         errors["reason"] = ["Say why."]
     _raise_if(errors)
@@ -370,6 +386,8 @@ def promo_code_create(
         errors["code"] = ["This code exists already."]
     if not 0 < amount_micros <= money.MAX_AMOUNT_MICROS:
         errors["amount"] = ["Enter an amount above zero."]
+    elif _fraction_of_a_coin(amount_micros, currency):
+        errors["amount"] = [_fraction_of_a_coin(amount_micros, currency)]
     if not Currency.objects.filter(code=currency).exists():
         errors["currency"] = [f"Adplatform does not bill in {currency}."]
     if expires_at <= clock.now():
@@ -450,7 +468,7 @@ def promo_code_redeem(*, actor: User, advertiser: Advertiser, code: str) -> Rede
 
 @transaction.atomic
 def billing_profile_update(*, actor: User, advertiser: Advertiser, low_balance_threshold_micros: int | None) -> BillingProfile:
-    """Set (or clear, with None) the spendable amount below which admins get an e-mail."""
+    """Set (or clear, with None) the spendable amount below which admins and operators get an e-mail."""
     require_role(user=actor, advertiser=advertiser, minimum=Role.ADMIN)
     if low_balance_threshold_micros is not None and not 0 < low_balance_threshold_micros <= money.MAX_AMOUNT_MICROS:
         raise ValidationError({"low_balance_threshold": ["Enter an amount above zero, or leave it empty for no alert."]})
@@ -523,8 +541,9 @@ def month_window(period_start: date, time_zone: str) -> tuple[datetime, datetime
 
 
 def _balance_at(advertiser: Advertiser, moment: datetime) -> int:
-    last = Transaction.objects.filter(advertiser=advertiser, created_at__lt=moment).order_by("-created_at", "-id").first()
-    return last.balance_after_micros if last else 0
+    """The balance at `moment`: the sum of what happened before it (spend may be posted after later rows)."""
+    total = Transaction.objects.filter(advertiser=advertiser, created_at__lt=moment).aggregate(total=Sum("amount_micros"))
+    return total["total"] or 0
 
 
 @transaction.atomic
@@ -573,9 +592,11 @@ def invoice_issue(*, advertiser: Advertiser, period_start: date) -> Invoice | No
         closing_balance_micros=_balance_at(advertiser, end),
         status=Invoice.Status.OPEN if kind == Invoice.Kind.INVOICE and total > 0 else Invoice.Status.ISSUED,
         issued_at=clock.now(),
-        due_date=(clock.now() + timedelta(days=settings.INVOICE_PAYMENT_TERMS_DAYS)).date()
-        if kind == Invoice.Kind.INVOICE
-        else None,
+        due_date=(
+            clock.now().astimezone(ZoneInfo(advertiser.time_zone)).date() + timedelta(days=settings.INVOICE_PAYMENT_TERMS_DAYS)
+            if kind == Invoice.Kind.INVOICE
+            else None
+        ),
     )
     InvoiceLine.objects.bulk_create(
         InvoiceLine(invoice=invoice, campaign=campaign, description=description[:300], amount_micros=amount, position=position)

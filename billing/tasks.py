@@ -5,21 +5,20 @@ import logging
 from celery import shared_task
 
 from accounts.models import Advertiser
-from adplatform.celery import Queue
 
 from . import services
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(queue=Queue.DEFAULT)
+@shared_task
 def check_low_balance(advertiser_id: int) -> bool:
     """E-mail an advertiser's admins if its spendable amount fell below their alert."""
     advertiser = Advertiser.objects.filter(pk=advertiser_id).first()
     return advertiser is not None and services.low_balance_check(advertiser=advertiser)
 
 
-@shared_task(queue=Queue.DEFAULT)
+@shared_task
 def sweep_low_balances() -> int:
     """Check every advertiser with an alert set (catches what a lost message missed)."""
     sent = 0
@@ -28,7 +27,7 @@ def sweep_low_balances() -> int:
     return sent
 
 
-@shared_task(queue=Queue.DEFAULT)
+@shared_task
 def check_ledger() -> int:
     """Prove cached balances equal the ledger's sums; log every mismatch loudly."""
     mismatches = services.ledger_check()
@@ -37,7 +36,7 @@ def check_ledger() -> int:
     return len(mismatches)
 
 
-@shared_task(queue=Queue.DEFAULT)
+@shared_task
 def issue_invoices() -> int:
     """Issue the invoices and statements of every month that has closed."""
     return len(services.invoices_issue_due())

@@ -8,6 +8,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from adplatform import money
+
 from . import services
 from .gateways import ChargeResult
 from .models import TopUp
@@ -39,7 +41,7 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
         return JsonResponse(
             {"error": {"code": "invalid_signature", "message": "Bad signature or payload.", "fields": {}}}, status=400
         )
-    intent = event["data"]["object"]
+    intent = event["data"]["object"].to_dict()
     if event["type"] not in ("payment_intent.succeeded", "payment_intent.payment_failed"):
         return JsonResponse({"received": True, "handled": False})
     top_up = _top_up_for(intent)
@@ -47,6 +49,10 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
         logger.warning("Stripe event %s names no known top-up", event["id"])
         return JsonResponse({"received": True, "handled": False})
     if event["type"] == "payment_intent.succeeded":
+        expected = (money.to_minor_units(top_up.amount_micros, top_up.currency), top_up.currency.lower())
+        if (intent.get("amount_received") or intent.get("amount"), intent.get("currency")) != expected:
+            logger.error("Stripe event %s does not match top-up %s in amount or currency", event["id"], top_up.pk)
+            return JsonResponse({"received": True, "handled": False})
         result = ChargeResult(True, intent["id"])
     else:
         error = intent.get("last_payment_error") or {}

@@ -218,6 +218,11 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
 }
 
+# --- Delivery -------------------------------------------------------------------------------------
+# Tracking links and pseudonymous user keys are signed with their own secret (rotating it voids
+# links in flight, never sessions).
+TRACKING_SIGNING_KEY = env("TRACKING_SIGNING_KEY", default=SECRET_KEY)
+
 # --- Billing --------------------------------------------------------------------------------------
 # Top-ups go through Stripe when its keys are set, else through the sandbox gateway.
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")

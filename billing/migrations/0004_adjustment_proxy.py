@@ -4,22 +4,20 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0003_schedules'),
+        ("billing", "0003_schedules"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Adjustment',
-            fields=[
-            ],
+            name="Adjustment",
+            fields=[],
             options={
-                'verbose_name': 'adjustment',
-                'proxy': True,
-                'indexes': [],
-                'constraints': [],
+                "verbose_name": "adjustment",
+                "proxy": True,
+                "indexes": [],
+                "constraints": [],
             },
-            bases=('billing.transaction',),
+            bases=("billing.transaction",),
         ),
     ]
