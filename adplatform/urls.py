@@ -17,6 +17,8 @@ urlpatterns = [
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
+    path("healthz/lite", views.healthz_lite, name="healthz_lite"),
+    path("", include("delivery.urls")),
     path("billing/webhooks/stripe/", stripe_webhook, name="stripe_webhook"),
 ]
 

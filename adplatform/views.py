@@ -40,6 +40,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)
 
 
+def healthz_lite(request: HttpRequest) -> HttpResponse:
+    """No I/O at all: the framework's own ceiling, measured beside the decision API in bench/."""
+    return HttpResponse(b"ok", content_type="text/plain")
+
+
 def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 

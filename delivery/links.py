@@ -19,9 +19,10 @@ SIGNATURE_BYTES = 16
 class BadLink(ValueError):  # noqa: N818 - it reads as what it is
     """A tracking link that is malformed, altered or expired; `reason` says which."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, served: "Served | None" = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.served = served  # set for an expired link: genuine, just too old
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,14 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+def unverified_facts(payload: str) -> "Served | None":
+    """A link's facts WITHOUT checking its signature: only for recording a refused link."""
+    try:
+        return Served(**json.loads(_unb64(payload)))
+    except (ValueError, TypeError):
+        return None
+
+
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
@@ -77,7 +86,7 @@ def verify(payload: str, signature: str, kind: str, *, now: float) -> Served:
     except (ValueError, TypeError) as exc:
         raise BadLink("malformed") from exc
     if now >= served.expires_at:
-        raise BadLink("expired")
+        raise BadLink("expired", served)
     return served
 
 

@@ -103,3 +103,4 @@ class Snapshot:
     placements: dict[str, Placement] = field(default_factory=dict)
     key_hashes: dict[str, str] = field(default_factory=dict)  # SHA-256 of the serving key -> placement key
     candidates: dict[str, list[Candidate]] = field(default_factory=dict)  # placement key -> candidates
+    pixel_hashes: dict[str, int] = field(default_factory=dict)  # SHA-256 of a pixel key -> advertiser id

@@ -720,7 +720,7 @@ def test_ad_create_with_a_blocked_term_is_rejected_and_one_e_mail_goes_to_admins
     campaign = create_campaign(tenancy.owner, tenancy.bakery, name="Health")
     ad_group = create_ad_group(tenancy.owner, campaign, name="Everyone")
 
-    with clock.frozen(MOMENT), django_capture_on_commit_callbacks(execute=True) as callbacks:
+    with clock.frozen(MOMENT), django_capture_on_commit_callbacks(execute=True):
         ad = create_ad(operator, ad_group, headline="Miracle cure for back pain")
 
     row = ad_row(ad)
@@ -730,7 +730,6 @@ def test_ad_create_with_a_blocked_term_is_rejected_and_one_e_mail_goes_to_admins
         MOMENT,
         None,
     )
-    assert len(callbacks) == 1
     assert len(mailoutbox) == 1
     mail = mailoutbox[0]
     assert mail.to == ["operator@example.com", "owner@example.com"]  # not the analyst
@@ -767,8 +766,10 @@ def test_a_rejection_e_mail_waits_for_the_commit(tenancy, feed, mailoutbox, djan
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         create_ad(tenancy.owner, ad_group, landing_url="https://bakery.example.com/", media_url="https://cdn.example.com/a.pdf")
 
-    assert len(callbacks) == 1
     assert mailoutbox == []
+    for callback in callbacks:  # the commit comes: now the e-mail goes
+        callback()
+    assert len(mailoutbox) == 1
 
 
 @pytest.mark.parametrize(

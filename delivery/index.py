@@ -1,0 +1,278 @@
+"""The serveable-ad index: compiled from PostgreSQL into a versioned Redis snapshot, held in each web process.
+
+`compile_snapshot` (a Celery task on change, debounced, and every minute) reads everything the
+decision needs, once, and publishes it under a content version. Web processes look at the version
+at most once a second and swap to a new snapshot when it changes, so the decision path never runs
+SQL. Live state that changes faster than the index — pacing throttles and budgets that ran out —
+is read from Redis the same way, once a second.
+"""
+
+import hashlib
+import json
+import threading
+import time
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Prefetch
+
+from accounts.models import Advertiser, Currency
+from adplatform import clock
+from adplatform.redis_client import get_redis
+from campaigns.choices import BudgetMode, ReviewStatus, Status
+from campaigns.models import Ad, AdGroup, Placement
+
+from .charging import EXHAUSTED
+from .models import AdPerformance, ConversionPixel, PlacementPerformance
+from .targeting import age_ranges
+from .types import Candidate, Snapshot, Targeting
+from .types import Placement as PlacementInfo
+
+VERSION_KEY = "delivery:index:version"
+DATA_KEY = "delivery:index:data:{}"
+THROTTLE_KEY = "delivery:throttle"  # hash: ad group id -> share of requests it may take (pacing)
+SNAPSHOT_TTL = 3600
+REFRESH_SECONDS = 1.0
+# Beta priors: a new ad's CTR starts at its placement's average with the weight of PRIOR_IMPRESSIONS
+# impressions; its conversion rate at DEFAULT_CVR with the weight of PRIOR_CLICKS clicks.
+PRIOR_IMPRESSIONS = 200.0
+DEFAULT_CTR = 0.01
+PRIOR_CLICKS = 20.0
+DEFAULT_CVR = 0.05
+
+
+def _cap(mode: str, micros: int, wanted: str) -> int:
+    return micros if mode == wanted else 0
+
+
+def _live_ad_groups(now: datetime) -> Any:
+    return (
+        AdGroup.objects.filter(
+            status=Status.ACTIVE,
+            campaign__status=Status.ACTIVE,
+            campaign__advertiser__status=Advertiser.Status.ACTIVE,
+        )
+        .exclude(end_time__lte=now)
+        .select_related("campaign__advertiser")
+        .prefetch_related(
+            Prefetch("placements", queryset=Placement.objects.filter(is_active=True)),
+            "interests",
+            Prefetch("ads", queryset=Ad.objects.filter(status=Status.ACTIVE, review_status=ReviewStatus.APPROVED)),
+        )
+    )
+
+
+def build() -> dict[str, Any]:
+    """Everything the decision path needs, as plain JSON-able data."""
+    now = clock.now()
+    rates = {code: float(rate) for code, rate in Currency.objects.values_list("code", "units_per_usd")}
+    placement_stats = {row.placement_id: row for row in PlacementPerformance.objects.all()}
+    placements: dict[str, dict[str, Any]] = {}
+    for placement in Placement.objects.filter(is_active=True):
+        placement_row = placement_stats.get(placement.pk)
+        prior = (
+            (placement_row.clicks + DEFAULT_CTR * PRIOR_IMPRESSIONS) / (placement_row.impressions + PRIOR_IMPRESSIONS)
+            if placement_row
+            else DEFAULT_CTR
+        )
+        placements[placement.key] = {
+            "floor": placement.floor_cpm_usd_micros,
+            "formats": list(placement.allowed_formats),
+            "key_hash": placement.api_key_hash,
+            "prior_ctr": prior,
+        }
+    ad_groups = list(_live_ad_groups(now))
+    ad_ids = [ad.pk for ad_group in ad_groups for ad in ad_group.ads.all()]
+    performance = {row.ad_id: row for row in AdPerformance.objects.filter(ad_id__in=ad_ids)}
+    candidates = []
+    for ad_group in ad_groups:
+        campaign, advertiser = ad_group.campaign, ad_group.campaign.advertiser
+        keys = [placement.key for placement in ad_group.placements.all()]
+        for ad in ad_group.ads.all():
+            fitting = [key for key in keys if ad.format in placements.get(key, {}).get("formats", ())]
+            if not fitting:
+                continue
+            prior = min(placements[key]["prior_ctr"] for key in fitting)
+            stats = performance.get(ad.pk)
+            impressions, clicks, conversions = (stats.impressions, stats.clicks, stats.conversions) if stats else (0, 0, 0)
+            candidates.append(
+                {
+                    "ad": ad.pk,
+                    "ad_group": ad_group.pk,
+                    "campaign": campaign.pk,
+                    "advertiser": advertiser.pk,
+                    "format": ad.format,
+                    "creative": {
+                        "display_name": ad.display_name,
+                        "headline": ad.headline,
+                        "body": ad.body,
+                        "media_url": ad.media_url,
+                        "call_to_action": ad.call_to_action,
+                        "landing_url": ad.landing_url,
+                    },
+                    "placements": fitting,
+                    "countries": ad_group.countries,
+                    "age_ranges": ad_group.age_ranges,
+                    "genders": ad_group.genders,
+                    "languages": ad_group.languages,
+                    "interests": [interest.key for interest in ad_group.interests.all()],
+                    "device_types": ad_group.device_types,
+                    "operating_systems": ad_group.operating_systems,
+                    "start": ad_group.start_time.timestamp(),
+                    "end": ad_group.end_time.timestamp() if ad_group.end_time else None,
+                    "dayparting": ad_group.dayparting,
+                    "time_zone": advertiser.time_zone,
+                    "bid_strategy": ad_group.bid_strategy,
+                    "bid": ad_group.bid_micros,
+                    "rate": rates.get(advertiser.currency, 1.0),
+                    "caps": [
+                        _cap(ad_group.budget_mode, ad_group.budget_micros, BudgetMode.DAILY),
+                        _cap(ad_group.budget_mode, ad_group.budget_micros, BudgetMode.LIFETIME),
+                        _cap(campaign.budget_mode, campaign.budget_micros, BudgetMode.DAILY),
+                        _cap(campaign.budget_mode, campaign.budget_micros, BudgetMode.LIFETIME),
+                    ],
+                    "pacing": ad_group.pacing,
+                    "frequency": [ad_group.frequency_cap_impressions, ad_group.frequency_cap_days],
+                    "ctr": [prior * PRIOR_IMPRESSIONS + clicks, (1 - prior) * PRIOR_IMPRESSIONS + max(impressions - clicks, 0)],
+                    "cvr": [
+                        DEFAULT_CVR * PRIOR_CLICKS + conversions,
+                        (1 - DEFAULT_CVR) * PRIOR_CLICKS + max(clicks - conversions, 0),
+                    ],
+                }
+            )
+    pixels = dict(ConversionPixel.objects.filter(is_active=True).values_list("key_hash", "advertiser_id"))
+    return {"compiled_at": now.isoformat(), "placements": placements, "candidates": candidates, "pixels": pixels}
+
+
+def publish(data: dict[str, Any]) -> tuple[str, bool]:
+    """Store the snapshot under its content version; returns (version, whether it changed)."""
+    body = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    content = json.dumps({k: v for k, v in data.items() if k != "compiled_at"}, sort_keys=True, default=str)
+    version = hashlib.sha256(content.encode()).hexdigest()[:20]
+    client = get_redis()
+    current: Any = client.get(VERSION_KEY)
+    if current is not None and current.decode() == version:
+        client.expire(DATA_KEY.format(version), SNAPSHOT_TTL)
+        return version, False
+    pipe = client.pipeline()
+    pipe.set(DATA_KEY.format(version), zlib.compress(body.encode(), 3), ex=SNAPSHOT_TTL)
+    pipe.set(VERSION_KEY, version)
+    pipe.delete(EXHAUSTED)  # budgets or balances may have grown; the charge script marks what is still spent
+    pipe.execute()
+    return version, True
+
+
+def compile_snapshot() -> tuple[str, bool]:
+    """Build the index from PostgreSQL and publish it."""
+    return publish(build())
+
+
+def parse(version: str, raw: bytes) -> Snapshot:
+    """A published snapshot as the decision path's value objects."""
+    data = json.loads(zlib.decompress(raw))
+    snapshot = Snapshot(version=version)
+    for key, info in data["placements"].items():
+        snapshot.placements[key] = PlacementInfo(key, info["floor"], frozenset(info["formats"]), info["prior_ctr"])
+        snapshot.key_hashes[info["key_hash"]] = key
+        snapshot.candidates[key] = []
+    snapshot.pixel_hashes = {key_hash: int(advertiser_id) for key_hash, advertiser_id in data.get("pixels", {}).items()}
+    for row in data["candidates"]:
+        frequency = row["frequency"]
+        candidate = Candidate(
+            ad_id=row["ad"],
+            ad_group_id=row["ad_group"],
+            campaign_id=row["campaign"],
+            advertiser_id=row["advertiser"],
+            format=row["format"],
+            creative=row["creative"],
+            placements=frozenset(row["placements"]),
+            targeting=Targeting(
+                countries=frozenset(row["countries"]),
+                age_ranges=age_ranges(row["age_ranges"]),
+                genders=frozenset(row["genders"]),
+                languages=frozenset(row["languages"]),
+                interests=frozenset(row["interests"]),
+                device_types=frozenset(row["device_types"]),
+                operating_systems=frozenset(row["operating_systems"]),
+            ),
+            start_ts=row["start"],
+            end_ts=row["end"],
+            dayparting=frozenset(row["dayparting"]),
+            time_zone=row["time_zone"],
+            bid_strategy=row["bid_strategy"],
+            bid_micros=row["bid"],
+            units_per_usd=row["rate"],
+            ad_group_daily_cap=row["caps"][0],
+            ad_group_lifetime_cap=row["caps"][1],
+            campaign_daily_cap=row["caps"][2],
+            campaign_lifetime_cap=row["caps"][3],
+            pacing=row["pacing"],
+            frequency_impressions=frequency[0],
+            frequency_days=frequency[1],
+            ctr_alpha=row["ctr"][0],
+            ctr_beta=row["ctr"][1],
+            cvr_alpha=row["cvr"][0],
+            cvr_beta=row["cvr"][1],
+        )
+        for key in candidate.placements:
+            snapshot.candidates.setdefault(key, []).append(candidate)
+    return snapshot
+
+
+@dataclass
+class LiveState:
+    """What changes faster than the index: pacing throttles and budgets or balances that ran out."""
+
+    throttles: dict[int, float] = field(default_factory=dict)
+    exhausted: frozenset[str] = frozenset()
+
+
+class IndexHolder:
+    """This process's copy of the snapshot and live state, refreshed at most once a second."""
+
+    def __init__(self) -> None:
+        self.snapshot: Snapshot | None = None
+        self.live = LiveState()
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+
+    def current(self) -> tuple[Snapshot | None, LiveState]:
+        """The snapshot and live state to decide with (reloaded when the published version changed)."""
+        now = time.monotonic()
+        if now - self._checked_at >= REFRESH_SECONDS or self.snapshot is None:
+            with self._lock:
+                if now - self._checked_at >= REFRESH_SECONDS or self.snapshot is None:
+                    self._refresh()
+                    self._checked_at = now
+        return self.snapshot, self.live
+
+    def _refresh(self) -> None:
+        client = get_redis()
+        pipe = client.pipeline()
+        pipe.get(VERSION_KEY)
+        pipe.hgetall(THROTTLE_KEY)
+        pipe.zrangebyscore(EXHAUSTED, time.time(), "+inf")
+        version, throttles, exhausted = pipe.execute()  # bytes, as the client does not decode
+        self.live = LiveState(
+            throttles={int(key): float(value) for key, value in throttles.items()},
+            exhausted=frozenset(member.decode() for member in exhausted),
+        )
+        if version is None:
+            self.snapshot = None
+            return
+        version = version.decode()
+        if self.snapshot is not None and self.snapshot.version == version:
+            return
+        raw: Any = client.get(DATA_KEY.format(version))
+        if raw is not None:
+            self.snapshot = parse(version, raw)
+
+    def reset(self) -> None:
+        """Forget everything (tests, and after publishing in the same process)."""
+        with self._lock:
+            self.snapshot, self.live, self._checked_at = None, LiveState(), 0.0
+
+
+holder = IndexHolder()
