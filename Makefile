@@ -46,6 +46,12 @@ pytest: setup
 
 test: setup lint typecheck pytest
 
+# Delivery benchmarks (docs/benchmarks.md): their own database and Redis database, never part of `make test`.
+.PHONY: bench
+bench: services
+	@command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(PY) -m bench.delivery.run
+
 
 clean:
 	rm -rf $(VENV) node_modules $(STAMPS) staticfiles .pytest_cache .ruff_cache .mypy_cache

@@ -24,6 +24,13 @@ def to_micros(amount: Decimal | str | int) -> int:
         raise MoneyError("Enter a decimal amount such as 12.50.") from exc
     if not value.is_finite():
         raise MoneyError("Enter a decimal amount such as 12.50.")
+    if value.is_zero():
+        return 0
+    # adjusted() is the exponent of the leading digit, exact for any size: no context rounding here.
+    if value.adjusted() > 15:
+        raise MoneyError("Amount is too large.")
+    if value.adjusted() < -MAX_DECIMAL_PLACES:
+        raise MoneyError(f"Use at most {MAX_DECIMAL_PLACES} decimal places.")
     exponent = value.normalize().as_tuple().exponent
     if isinstance(exponent, int) and exponent < -MAX_DECIMAL_PLACES:
         raise MoneyError(f"Use at most {MAX_DECIMAL_PLACES} decimal places.")

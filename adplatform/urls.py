@@ -8,9 +8,11 @@ from adplatform import views
 from billing.webhooks import stripe_webhook
 
 urlpatterns = [
+    path("", include("delivery.urls")),  # the serving and tracking paths first: they take most requests
     path("", include("accounts.urls")),
     path("", include("campaigns.urls")),
     path("", include("billing.urls")),
+    path("", include("delivery.urls_dashboard")),
     path("api/v1/", include("adplatform.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
@@ -18,7 +20,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
     path("healthz/lite", views.healthz_lite, name="healthz_lite"),
-    path("", include("delivery.urls")),
     path("billing/webhooks/stripe/", stripe_webhook, name="stripe_webhook"),
 ]
 

@@ -13,6 +13,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from adplatform import clock, money
 from delivery import status as delivery_status
+from delivery.selectors import spend_state_for
 
 from . import selectors, services
 from .choices import AdFormat, ReviewStatus
@@ -86,14 +87,29 @@ class BlockedTermAdmin(admin.ModelAdmin):
     search_fields = ("term", "reason")
 
 
+SPEND_ATTRIBUTE = "_delivery_spend"  # where a changelist row keeps the spend state read for its page
+
+
 class DeliveryStatusMixin:
+    """A "Delivery" column; the spend counters of a changelist page are read once, for all its rows."""
+
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        changelist = super().get_changelist_instance(request)  # type: ignore[misc]
+        rows = list(changelist.result_list)  # evaluated once; the page renders these same instances
+        spend = spend_state_for(rows, now=clock.now())
+        for row in rows:
+            setattr(row, SPEND_ATTRIBUTE, spend)
+        return changelist
+
     @admin.display(description="Delivery")
     def delivery(self, item: Any) -> str:
+        now = clock.now()
+        spend = getattr(item, SPEND_ATTRIBUTE, None) or spend_state_for([item], now=now)
         if isinstance(item, Campaign):
-            return delivery_status.campaign_status(item, now=clock.now()).label
+            return delivery_status.campaign_status(item, now=now, spend=spend).label
         if isinstance(item, AdGroup):
-            return delivery_status.ad_group_status(item, now=clock.now()).label
-        return delivery_status.ad_status(item, now=clock.now()).label
+            return delivery_status.ad_group_status(item, now=now, spend=spend).label
+        return delivery_status.ad_status(item, now=now, spend=spend).label
 
 
 @admin.register(Campaign)

@@ -32,6 +32,7 @@ from accounts.session import signed_in_user
 from adplatform import clock
 from adplatform.api.idempotency import idempotent
 from adplatform.api.permissions import HasScope
+from delivery.selectors import spend_state_for
 
 from . import selectors, services
 from .choices import ReviewStatus
@@ -203,6 +204,16 @@ class _ItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         context = super().get_serializer_context()
         context["now"] = clock.now()  # one moment for every row's delivery status
         return context
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        """The output serializer of the items shown, with their spend counters read once for all of them."""
+        if args and "context" not in kwargs:
+            rows: list[Any] = list(args[0]) if kwargs.get("many") else [args[0]]
+            context = self.get_serializer_context()
+            context["spend"] = spend_state_for(rows, now=context["now"])
+            shown = rows if kwargs.get("many") else args[0]
+            return super().get_serializer(shown, *args[1:], context=context, **kwargs)
+        return super().get_serializer(*args, **kwargs)
 
     def visible(self) -> QuerySet[Any]:
         raise NotImplementedError
@@ -475,7 +486,8 @@ class AdReviewView(generics.GenericAPIView):
         data.is_valid(raise_exception=True)
         with api_field_names(REVIEW_ERROR_NAMES):
             ad = services.ad_review(reviewer=reviewer, ad=ad, **data.validated_data)
-        return Response(AdSerializer(ad, context={"now": clock.now()}).data)
+        now = clock.now()
+        return Response(AdSerializer(ad, context={"now": now, "spend": spend_state_for([ad], now=now)}).data)
 
 
 # --- reference data for building targeting ------------------------------------------------------

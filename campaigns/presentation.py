@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from adplatform import money
-from delivery.status import DeliveryStatus, Reason, ad_group_status, ad_status, campaign_status
+from delivery.status import NOTHING_SPENT, DeliveryStatus, Reason, SpendState, ad_group_status, ad_status, campaign_status
 
 from . import selectors
 from .choices import (
@@ -38,6 +38,9 @@ TONES = {
     Reason.NO_ADS: "warning",
     Reason.NO_AD_GROUPS: "warning",
     Reason.ENDED: "dark",
+    Reason.NO_BALANCE: "danger",
+    Reason.LIFETIME_BUDGET_SPENT: "warning",
+    Reason.DAILY_BUDGET_SPENT: "warning",
 }
 REVIEW_TONES = {ReviewStatus.PENDING: "info", ReviewStatus.APPROVED: "success", ReviewStatus.REJECTED: "danger"}
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -184,12 +187,12 @@ class CampaignRow:
     ads: int
 
 
-def campaign_row(campaign: Campaign, now: datetime) -> CampaignRow:
+def campaign_row(campaign: Campaign, now: datetime, spend: SpendState = NOTHING_SPENT) -> CampaignRow:
     live_groups = [group for group in campaign.ad_groups.all() if group.status != Status.ARCHIVED]
     live_ads = sum(1 for group in live_groups for ad in group.ads.all() if ad.status != Status.ARCHIVED)
     return CampaignRow(
         campaign,
-        delivery_badge(campaign_status(campaign, now=now)),
+        delivery_badge(campaign_status(campaign, now=now, spend=spend)),
         budget_text(campaign.budget_mode, campaign.budget_micros, campaign.advertiser.currency),
         len(live_groups),
         live_ads,
@@ -216,11 +219,13 @@ class AdGroupView:
     ads: list[AdView] = field(default_factory=list)
 
 
-def ad_group_view(ad_group: AdGroup, now: datetime, currency: str, zone: ZoneInfo) -> AdGroupView:
+def ad_group_view(
+    ad_group: AdGroup, now: datetime, currency: str, zone: ZoneInfo, spend: SpendState = NOTHING_SPENT
+) -> AdGroupView:
     ads = [
         AdView(
             ad,
-            delivery_badge(ad_status(ad, now=now)),
+            delivery_badge(ad_status(ad, now=now, spend=spend)),
             Badge(ad.review_status, ad.get_review_status_display(), REVIEW_TONES[ReviewStatus(ad.review_status)]),
         )
         for ad in ad_group.ads.all()
@@ -228,7 +233,7 @@ def ad_group_view(ad_group: AdGroup, now: datetime, currency: str, zone: ZoneInf
     strategy = BidStrategy(ad_group.bid_strategy)
     return AdGroupView(
         ad_group=ad_group,
-        delivery=delivery_badge(ad_group_status(ad_group, now=now)),
+        delivery=delivery_badge(ad_group_status(ad_group, now=now, spend=spend)),
         budget=budget_text(ad_group.budget_mode, ad_group.budget_micros, currency),
         bid=f"{strategy.name} {amount(ad_group.bid_micros, currency)} {BID_UNITS[strategy]}",
         schedule=schedule_text(ad_group, zone),

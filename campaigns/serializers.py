@@ -13,7 +13,7 @@ from rest_framework import serializers
 from adplatform import clock, money
 from adplatform.api.serializers import MoneyField, StrictInputSerializer
 from delivery import status as delivery_status
-from delivery.status import Reason
+from delivery.status import NOTHING_SPENT, Reason, SpendState
 
 from .choices import (
     BULK_LIMIT,
@@ -39,6 +39,12 @@ def _now(context: dict[str, Any]) -> datetime:
     """One moment per response, so every row of a page is judged at the same time."""
     moment = context.get("now")
     return moment if isinstance(moment, datetime) else clock.now()
+
+
+def _spend(context: dict[str, Any]) -> SpendState:
+    """The spend counters read once for every row of the response (delivery.selectors.spend_state_for)."""
+    spend = context.get("spend")
+    return spend if isinstance(spend, SpendState) else NOTHING_SPENT
 
 
 def _budget(budget_mode: str, micros: int) -> str | None:
@@ -197,7 +203,7 @@ class CampaignSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(DeliveryStatusSerializer)
     def get_delivery_status(self, campaign: Campaign) -> dict[str, Any]:
-        return delivery_status.campaign_status(campaign, now=_now(self.context)).as_dict()
+        return delivery_status.campaign_status(campaign, now=_now(self.context), spend=_spend(self.context)).as_dict()
 
 
 CAMPAIGN_SHOWN_ONLY = ("id", "advertiser", "currency", "delivery_status", "created_at", "updated_at")
@@ -307,7 +313,7 @@ class AdGroupSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(DeliveryStatusSerializer)
     def get_delivery_status(self, ad_group: AdGroup) -> dict[str, Any]:
-        return delivery_status.ad_group_status(ad_group, now=_now(self.context)).as_dict()
+        return delivery_status.ad_group_status(ad_group, now=_now(self.context), spend=_spend(self.context)).as_dict()
 
 
 AD_GROUP_SHOWN_ONLY = ("id", "advertiser", "campaign", "currency", "delivery_status", "created_at", "updated_at")
@@ -395,7 +401,7 @@ class AdSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(DeliveryStatusSerializer)
     def get_delivery_status(self, ad: Ad) -> dict[str, Any]:
-        return delivery_status.ad_status(ad, now=_now(self.context)).as_dict()
+        return delivery_status.ad_status(ad, now=_now(self.context), spend=_spend(self.context)).as_dict()
 
 
 AD_SHOWN_ONLY = (

@@ -26,6 +26,7 @@ from accounts.models import Advertiser, Role, User
 from accounts.selectors import currency_of, role_for
 from accounts.session import current_advertiser, remember_advertiser, signed_in_user
 from adplatform import clock
+from delivery.selectors import spend_state_for
 
 from . import selectors, services
 from .choices import (
@@ -146,11 +147,13 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
         shown = shown.filter(name__icontains=query)
     page = Paginator(shown, CAMPAIGNS_PER_PAGE).get_page(request.GET.get("page"))
     now = clock.now()
+    on_page = list(page)
+    spend = spend_state_for(on_page, now=now)  # one Redis round trip for the whole page
     total = sum(counts.values())
     sizes = {"": total - counts.get(Status.ARCHIVED, 0), "all": total, **counts}
     filters = [(value, label, sizes.get(value, 0)) for value, label in STATUS_FILTERS]
     context = {
-        "rows": [campaign_row(campaign, now) for campaign in page],
+        "rows": [campaign_row(campaign, now, spend) for campaign in on_page],
         "page": page,
         "filters": filters,
         "chosen": chosen,
@@ -174,7 +177,8 @@ def campaign_status_change(request: HttpRequest, campaign_id: int) -> HttpRespon
         error, code = "Choose pause or resume.", 400
     if _is_htmx(request):
         fresh = selectors.campaign_get_for_user(user=user, campaign_id=campaign_id)
-        context = {"row": campaign_row(fresh, clock.now()), "row_error": error}
+        now = clock.now()
+        context = {"row": campaign_row(fresh, now, spend_state_for([fresh], now=now)), "row_error": error}
         return _page(request, "campaigns/_campaign_row.html", context, fresh.advertiser, status=code)
     if error:
         messages.error(request, error)
@@ -347,14 +351,15 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     zone = ZoneInfo(advertiser.time_zone)
     now = clock.now()
     ad_groups = list(selectors.ad_groups_for(user).filter(campaign=campaign))
-    views = [ad_group_view(ad_group, now, advertiser.currency, zone) for ad_group in ad_groups]
+    spend = spend_state_for([campaign, *ad_groups], now=now)
+    views = [ad_group_view(ad_group, now, advertiser.currency, zone, spend) for ad_group in ad_groups]
     items: list[tuple[str, Campaign | AdGroup | Ad]] = [(f"Campaign “{campaign.name}”", campaign)]
     for ad_group in ad_groups:
         items.append((f"Ad group “{ad_group.name}”", ad_group))
         items.extend((f"Ad “{ad.headline}”", ad) for ad in ad_group.ads.all())
     context = {
         "campaign": campaign,
-        "row": campaign_row(campaign, now),
+        "row": campaign_row(campaign, now, spend),
         "ad_groups": views,
         "history": history_entries(items, advertiser.currency, zone),
     }

@@ -13,18 +13,64 @@ from adplatform import money
 
 from .types import Candidate, Scored, Winner
 
+Sample = tuple[float, float, float, Candidate]  # score, pCTR, pCVR, candidate: a Scored not yet built
+
+
+def _sample(candidate: Candidate, rng: Random) -> Sample:
+    """Sample the candidate's rates from `rng` and price one impression of it in US dollar eCPM."""
+    rate = candidate.units_per_usd
+    if candidate.bid_strategy == "cpm":
+        return money.bid_to_usd_ecpm(candidate.bid_micros, rate), 0.0, 0.0, candidate
+    p_ctr = rng.betavariate(candidate.ctr_alpha, candidate.ctr_beta)
+    if candidate.bid_strategy == "cpc":
+        return money.bid_to_usd_ecpm(candidate.bid_micros, rate, per_mille_events=p_ctr * 1000), p_ctr, 0.0, candidate
+    p_cvr = rng.betavariate(candidate.cvr_alpha, candidate.cvr_beta)
+    ecpm = money.bid_to_usd_ecpm(candidate.bid_micros, rate, per_mille_events=p_ctr * p_cvr * 1000)
+    return ecpm, p_ctr, p_cvr, candidate
+
 
 def score(candidate: Candidate, rng: Random) -> Scored:
     """Sample the candidate's rates and price one impression of it in US dollar eCPM."""
-    rate = candidate.units_per_usd
-    if candidate.bid_strategy == "cpm":
-        return Scored(candidate, money.bid_to_usd_ecpm(candidate.bid_micros, rate), 0.0, 0.0)
-    p_ctr = rng.betavariate(candidate.ctr_alpha, candidate.ctr_beta)
-    if candidate.bid_strategy == "cpc":
-        return Scored(candidate, money.bid_to_usd_ecpm(candidate.bid_micros, rate, per_mille_events=p_ctr * 1000), p_ctr, 0.0)
-    p_cvr = rng.betavariate(candidate.cvr_alpha, candidate.cvr_beta)
-    ecpm = money.bid_to_usd_ecpm(candidate.bid_micros, rate, per_mille_events=p_ctr * p_cvr * 1000)
+    ecpm, p_ctr, p_cvr, _ = _sample(candidate, rng)
     return Scored(candidate, ecpm, p_ctr, p_cvr)
+
+
+def sample_scores(candidates: list[Candidate], rng: Random) -> list[Sample]:
+    """What `score` gives for each candidate in turn (the same draws), as plain tuples."""
+    return [_sample(candidate, rng) for candidate in candidates]
+
+
+def finalists(
+    pool: list[Sample],
+    *,
+    floor_ecpm_usd: float,
+    slots: int,
+    excluded_ad_groups: set[int],
+    excluded_advertisers: set[int] | frozenset[int] = frozenset(),
+) -> list[Scored]:
+    """The entries `run_auction` decides by: each advertiser's best at or above the floor, best first, `slots` + 1 of them.
+
+    The last one only sets the runner-up price. Running the auction over these gives exactly what
+    running it over the whole pool (less the excluded ad groups and advertisers) gives, and only these become Scored.
+    """
+    ranked = sorted(
+        (-entry[0], entry[3].ad_id, position)
+        for position, entry in enumerate(pool)
+        if entry[0] >= floor_ecpm_usd
+        and entry[0] > 0
+        and entry[3].ad_group_id not in excluded_ad_groups
+        and entry[3].advertiser_id not in excluded_advertisers
+    )  # the order of run_auction's stable sort by (-score, ad_id)
+    chosen: list[Scored] = []
+    advertisers: set[int] = set()
+    for _, _, position in ranked:
+        value, p_ctr, p_cvr, candidate = pool[position]
+        if candidate.advertiser_id not in advertisers:
+            advertisers.add(candidate.advertiser_id)
+            chosen.append(Scored(candidate, value, p_ctr, p_cvr))
+            if len(chosen) > slots:
+                break
+    return chosen
 
 
 def _price(entry: Scored, price_ecpm: float) -> tuple[int, str]:

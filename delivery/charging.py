@@ -21,14 +21,15 @@ DEDUPE_TTL = 25 * 3600  # links live 24 h
 CHARGE_SCRIPT = """
 -- KEYS: 1 dedupe, 2 ag day, 3 ag life, 4 campaign day, 5 campaign life, 6 advertiser charged,
 --       7 advertiser allowance, 8 frequency counter, 9 stream, 10 exhausted zset,
---       11 must-exist key (the impression, for a click), 12 burst counter
+--       11 must-exist key (the impression, for a click), 12 burst counter, 13 reach sketch of the ad group's day
 -- ARGV: 1 dedupe ttl, 2 price, 3 ag daily cap, 4 ag life cap, 5 c daily cap, 6 c life cap,
 --       7 frequency ttl (0: do not count), 8 day counter ttl, 9 day ends at (unix), 10 now (unix),
 --       11 require key (1/0), 12 burst limit (0: none), 13 invalid reason given by the caller ("" if none),
---       14 ag id, 15 campaign id, 16 advertiser id, 17.. event fields (name, value, ...)
+--       14 ag id, 15 campaign id, 16 advertiser id, 17 the person to count in the reach sketch ("" for none),
+--       18.. event fields (name, value, ...)
 local function emit(status, cost, reason)
   local fields = {}
-  for i = 17, #ARGV do fields[#fields + 1] = ARGV[i] end
+  for i = 18, #ARGV do fields[#fields + 1] = ARGV[i] end
   fields[#fields + 1] = 'status'; fields[#fields + 1] = status
   fields[#fields + 1] = 'cost'; fields[#fields + 1] = tostring(cost)
   fields[#fields + 1] = 'reason'; fields[#fields + 1] = reason
@@ -36,11 +37,11 @@ local function emit(status, cost, reason)
   return {status, cost, reason}
 end
 
+if ARGV[13] ~= '' then  -- a bot or an expired link: recorded, and it does not use up the real event's turn
+  return emit('invalid', 0, ARGV[13])
+end
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', tonumber(ARGV[1])) == false then
   return emit('invalid', 0, 'duplicate')
-end
-if ARGV[13] ~= '' then
-  return emit('invalid', 0, ARGV[13])
 end
 if ARGV[11] == '1' and redis.call('EXISTS', KEYS[11]) == 0 then
   return emit('invalid', 0, 'no_impression')
@@ -52,6 +53,9 @@ if tonumber(ARGV[12]) > 0 then
 end
 if tonumber(ARGV[7]) > 0 then
   if redis.call('INCR', KEYS[8]) == 1 then redis.call('EXPIRE', KEYS[8], tonumber(ARGV[7])) end
+end
+if ARGV[17] ~= '' then  -- shown to a person, billed or not: reach (HyperLogLog, ~0.8% standard error)
+  if redis.call('PFADD', KEYS[13], ARGV[17]) == 1 then redis.call('EXPIRE', KEYS[13], tonumber(ARGV[8])) end
 end
 
 local price = tonumber(ARGV[2])
@@ -149,6 +153,11 @@ def burst_key(advertiser_id: int, user_key: str) -> str:
     return f"{tag(advertiser_id)}:burst:{user_key}"
 
 
+def reach_key(advertiser_id: int, ad_group_id: int, day: str) -> str:
+    """The HyperLogLog of the people an ad group reached on one of the advertiser's local days."""
+    return f"{tag(advertiser_id)}:reach:{ad_group_id}:{day}"
+
+
 class Charger:
     """Runs the charge script; one round trip per tracking event."""
 
@@ -190,6 +199,7 @@ class Charger:
             EXHAUSTED,
             seen_key(advertiser_id, "i", request_id, ad_id),
             burst_key(advertiser_id, user_key),
+            reach_key(advertiser_id, ad_group_id, day),
         ]
         args: list[str | int] = [
             DEDUPE_TTL,
@@ -208,6 +218,7 @@ class Charger:
             ad_group_id,
             campaign_id,
             advertiser_id,
+            user_key if kind == "i" else "",
         ]
         for name, value in fields.items():
             args.extend((name, value))

@@ -1,7 +1,7 @@
 """The decision: from an app's ad request to the winning ads and their signed tracking links.
 
-Reads only the in-process index and Redis (one MGET of the winners' frequency counters, one
-pipelined XADD of the served events): never SQL.
+Reads only the in-process index and Redis (one MGET of the winners' frequency, budget and money
+counters, one pipelined XADD of the served events): never SQL.
 """
 
 import hashlib
@@ -10,13 +10,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from random import Random
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from redis import Redis
 
 from . import auction, links
-from .charging import STREAM, frequency_key
+from .charging import (
+    STREAM,
+    ad_group_day_key,
+    ad_group_life_key,
+    allowance_key,
+    campaign_day_key,
+    campaign_life_key,
+    charged_key,
+    frequency_key,
+)
 from .index import LiveState
-from .targeting import in_schedule, matches
+from .targeting import CandidateIndex, candidate_index, in_schedule, matches
 from .types import AdRequest, Candidate, Snapshot, Winner
 
 MAX_ADS = 5
@@ -110,7 +120,10 @@ def placement_for(snapshot: Snapshot, api_key: str, requested: str) -> str:
 
 
 def eligible(candidates: list[Candidate], request: AdRequest, live: LiveState, moment: datetime, rng: Random) -> list[Candidate]:
-    """Candidates that may show now: schedule, targeting, budgets and balance left, pacing gate open."""
+    """Candidates that may show now: schedule, targeting, budgets and balance left, pacing gate open.
+
+    The definition, one candidate at a time; `decide` gets the same list from `eligible_in`.
+    """
     exhausted, throttles = live.exhausted, live.throttles
     chosen = []
     for candidate in candidates:
@@ -129,17 +142,67 @@ def eligible(candidates: list[Candidate], request: AdRequest, live: LiveState, m
     return chosen
 
 
-def _capped(client: Redis, winners: list[Winner], request: AdRequest) -> set[int]:
-    """Ad groups among the winners whose frequency cap this person has reached."""
-    capped = [winner.candidate for winner in winners if winner.candidate.frequency_impressions]
-    if not capped:
-        return set()
-    counts = client.mget([frequency_key(c.advertiser_id, c.ad_group_id, request.user_key) for c in capped])
-    return {
-        candidate.ad_group_id
-        for candidate, count in zip(capped, counts, strict=True)
-        if count is not None and int(count) >= (candidate.frequency_impressions or 0)
-    }
+def eligible_in(index: CandidateIndex, request: AdRequest, live: LiveState, moment: datetime, rng: Random) -> list[Candidate]:
+    """`eligible(index.candidates, ...)` through the index's masks: the same list, the same draws from `rng`."""
+    mask = index.matching(request)
+    if mask:
+        mask = index.scheduled(moment, among=mask)
+    if mask and live.exhausted:
+        mask &= index.unspent(live.exhausted)
+    chosen = index.select(mask)
+    throttles = live.throttles
+    if not throttles:
+        return chosen
+    admitted = []
+    for candidate in chosen:  # the pacing gate draws in candidate order, as `eligible` does
+        share = throttles.get(candidate.ad_group_id)
+        if share is not None and rng.random() >= share:
+            continue
+        admitted.append(candidate)
+    return admitted
+
+
+def _blocked(client: Redis, winners: list[Winner], request: AdRequest, moment: datetime) -> tuple[set[int], set[int]]:
+    """Ad groups and advertisers among the winners that must give way: (ad groups, advertisers).
+
+    An ad group gives way when this person reached its frequency cap or its price no longer fits a
+    daily or lifetime budget (its own or its campaign's); an advertiser when its price no longer
+    fits its money. The charge script would refuse such an impression anyway; asking first, in the
+    one MGET, keeps an ad that cannot be billed from being shown at all (budgets spent since the
+    live state was read, a balance that never was).
+    """
+    keys: list[str] = []
+    plans: list[tuple[Winner, list[tuple[int, int]], int]] = []  # per winner: (key position, limit) pairs, money at
+    for winner in winners:
+        c = winner.candidate
+        checks: list[tuple[int, int]] = []
+        if c.frequency_impressions:
+            keys.append(frequency_key(c.advertiser_id, c.ad_group_id, request.user_key))
+            checks.append((len(keys) - 1, -c.frequency_impressions))  # negative: a count, not money
+        day = moment.astimezone(ZoneInfo(c.time_zone)).date().isoformat()
+        for key, cap in (
+            (ad_group_day_key(c.advertiser_id, c.ad_group_id, day), c.ad_group_daily_cap),
+            (ad_group_life_key(c.advertiser_id, c.ad_group_id), c.ad_group_lifetime_cap),
+            (campaign_day_key(c.advertiser_id, c.campaign_id, day), c.campaign_daily_cap),
+            (campaign_life_key(c.advertiser_id, c.campaign_id), c.campaign_lifetime_cap),
+        ):
+            if cap > 0:
+                keys.append(key)
+                checks.append((len(keys) - 1, cap))
+        plans.append((winner, checks, len(keys)))
+        keys.extend((charged_key(c.advertiser_id), allowance_key(c.advertiser_id)))
+    values = client.mget(keys)
+    ad_groups: set[int] = set()
+    advertisers: set[int] = set()
+    for winner, checks, money_at in plans:
+        c, price = winner.candidate, winner.charge_micros
+        for index, limit in checks:
+            count = int(values[index] or 0)
+            if (limit < 0 and count >= -limit) or (limit > 0 and count + price > limit):
+                ad_groups.add(c.ad_group_id)
+        if int(values[money_at] or 0) + price > int(values[money_at + 1] or 0):
+            advertisers.add(c.advertiser_id)
+    return ad_groups, advertisers
 
 
 @dataclass(frozen=True)
@@ -149,17 +212,25 @@ class Decision:
 
 
 def decide(snapshot: Snapshot, live: LiveState, request: AdRequest, client: Redis, *, moment: datetime, rng: Random) -> Decision:
-    """Run the auction for one request; winners past a frequency cap give way to the next best."""
+    """Run the auction for one request; winners past a frequency cap, a budget or their money give way to the next best."""
     placement = snapshot.placements[request.placement]
-    candidates = [c for c in snapshot.candidates.get(request.placement, ()) if c.format in placement.formats]
-    pool = [auction.score(candidate, rng) for candidate in eligible(candidates, request, live, moment, rng)]
+    floor = placement.floor_cpm_usd_micros
+    pool = auction.sample_scores(eligible_in(candidate_index(snapshot, request.placement), request, live, moment, rng), rng)
+    ad_groups: set[int] = set()
+    advertisers: set[int] = set()
     winners: list[Winner] = []
     for _ in range(MAX_AUCTION_ROUNDS):
-        winners = auction.run_auction(pool, floor_ecpm_usd=placement.floor_cpm_usd_micros, slots=request.count)
-        capped = _capped(client, winners, request)
-        if not capped:
+        finalists = auction.finalists(
+            pool, floor_ecpm_usd=floor, slots=request.count, excluded_ad_groups=ad_groups, excluded_advertisers=advertisers
+        )
+        winners = auction.run_auction(finalists, floor_ecpm_usd=floor, slots=request.count)
+        if not winners:
             break
-        pool = [entry for entry in pool if entry.candidate.ad_group_id not in capped]
+        blocked_ad_groups, blocked_advertisers = _blocked(client, winners, request, moment)
+        if not blocked_ad_groups and not blocked_advertisers:
+            break
+        ad_groups |= blocked_ad_groups
+        advertisers |= blocked_advertisers
     else:
         winners = []
     return Decision(str(uuid.uuid4()), winners)
@@ -168,7 +239,7 @@ def decide(snapshot: Snapshot, live: LiveState, request: AdRequest, client: Redi
 def render(decision: Decision, request: AdRequest, client: Redis, *, base_url: str, moment: datetime) -> dict[str, Any]:
     """The response body, with signed links; the served events go to the stream in one round trip."""
     served_at = int(moment.timestamp())
-    pipe = client.pipeline(transaction=False)
+    events = []
     ads = []
     for winner in decision.winners:
         candidate = winner.candidate
@@ -204,8 +275,13 @@ def render(decision: Decision, request: AdRequest, client: Redis, *, base_url: s
                 "click_url": f"{base_url}/t/v1/c?{links.sign(served, 'c')}",
             }
         )
-        pipe.xadd(STREAM, event_fields("serve", served, status="valid", at=moment.timestamp()))
-    if ads:
+        events.append(event_fields("serve", served, status="valid", at=moment.timestamp()))
+    if len(events) == 1:
+        client.xadd(STREAM, events[0])  # one round trip either way; a single command skips the pipeline's bookkeeping
+    elif events:
+        pipe = client.pipeline(transaction=False)
+        for fields in events:
+            pipe.xadd(STREAM, fields)
         pipe.execute()
     return {"request_id": decision.request_id, "ads": ads}
 

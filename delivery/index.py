@@ -26,7 +26,7 @@ from campaigns.models import Ad, AdGroup, Placement
 
 from .charging import EXHAUSTED
 from .models import AdPerformance, ConversionPixel, PlacementPerformance
-from .targeting import age_ranges
+from .targeting import age_ranges, candidate_index
 from .types import Candidate, Snapshot, Targeting
 from .types import Placement as PlacementInfo
 
@@ -253,7 +253,7 @@ class IndexHolder:
         pipe = client.pipeline()
         pipe.get(VERSION_KEY)
         pipe.hgetall(THROTTLE_KEY)
-        pipe.zrangebyscore(EXHAUSTED, time.time(), "+inf")
+        pipe.zrangebyscore(EXHAUSTED, clock.now().timestamp(), "+inf")
         version, throttles, exhausted = pipe.execute()  # bytes, as the client does not decode
         self.live = LiveState(
             throttles={int(key): float(value) for key, value in throttles.items()},
@@ -267,7 +267,10 @@ class IndexHolder:
             return
         raw: Any = client.get(DATA_KEY.format(version))
         if raw is not None:
-            self.snapshot = parse(version, raw)
+            snapshot = parse(version, raw)
+            for key in snapshot.placements:  # built here once, not by the first request of each placement
+                candidate_index(snapshot, key)
+            self.snapshot = snapshot
 
     def reset(self) -> None:
         """Forget everything (tests, and after publishing in the same process)."""

@@ -8,7 +8,8 @@ import base64
 import hashlib
 import hmac
 import json
-from dataclasses import asdict, dataclass
+import uuid
+from dataclasses import dataclass
 
 from django.conf import settings
 
@@ -53,11 +54,42 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+INT_FIELDS = ("ad_id", "ad_group_id", "campaign_id", "advertiser_id", "price_micros", "served_at", "expires_at")
+TEXT_LIMITS = {
+    "request_id": 36,
+    "placement": 50,
+    "billed_on": 10,
+    "user_key": 32,
+    "country": 2,
+    "device": 15,
+    "landing_url": 2048,
+}
+MAX_ID = 2**63 - 1
+FIELD_NAMES = tuple(Served.__dataclass_fields__)
+
+
+def _facts(raw: bytes) -> "Served":
+    """Served facts from a link payload, with every type and size checked (ValueError otherwise)."""
+    data = json.loads(raw)
+    if not isinstance(data, dict) or set(data) != set(Served.__dataclass_fields__):
+        raise ValueError("unexpected fields")
+    for name in INT_FIELDS:
+        value = data[name]
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
+            raise ValueError(f"{name} is not an id")
+    for name, limit in TEXT_LIMITS.items():
+        value = data[name]
+        if not isinstance(value, str) or len(value) > limit or "\x00" in value:
+            raise ValueError(f"{name} is not text")
+    uuid.UUID(data["request_id"])
+    return Served(**data)
+
+
 def unverified_facts(payload: str) -> "Served | None":
-    """A link's facts WITHOUT checking its signature: only for recording a refused link."""
+    """A link's facts WITHOUT checking its signature, only for recording a refused link; None if unreadable."""
     try:
-        return Served(**json.loads(_unb64(payload)))
-    except (ValueError, TypeError):
+        return _facts(_unb64(payload))
+    except (ValueError, TypeError, RecursionError):
         return None
 
 
@@ -67,7 +99,8 @@ def _unb64(text: str) -> bytes:
 
 def sign(served: Served, kind: str) -> str:
     """The query string (`d=...&s=...`) of an impression ("i") or click ("c") link."""
-    payload = _b64(json.dumps(asdict(served), separators=(",", ":")).encode())
+    facts = {name: getattr(served, name) for name in FIELD_NAMES}  # asdict() deep-copies: 4x slower
+    payload = _b64(json.dumps(facts, separators=(",", ":")).encode())
     signature = hmac.new(_key(), f"{kind}.{payload}".encode(), hashlib.sha256).digest()[:SIGNATURE_BYTES]
     return f"d={payload}&s={_b64(signature)}"
 
@@ -82,8 +115,8 @@ def verify(payload: str, signature: str, kind: str, *, now: float) -> Served:
     if not hmac.compare_digest(given, expected):
         raise BadLink("bad_signature")
     try:
-        served = Served(**json.loads(_unb64(payload)))
-    except (ValueError, TypeError) as exc:
+        served = _facts(_unb64(payload))
+    except (ValueError, TypeError, RecursionError) as exc:
         raise BadLink("malformed") from exc
     if now >= served.expires_at:
         raise BadLink("expired", served)

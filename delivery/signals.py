@@ -30,9 +30,10 @@ def schedule_compile(**_: Any) -> None:
 
 
 def refresh_guard(*, advertiser_id: int, **_: Any) -> None:
+    """Refresh the advertiser's Redis balance guard once what changed it has committed."""
     from .tasks import refresh_allowance
 
-    refresh_allowance.delay(advertiser_id)
+    refresh_allowance.delay_on_commit(advertiser_id)
 
 
 def advertiser_saved(instance: Advertiser, **kwargs: Any) -> None:

@@ -1,17 +1,43 @@
 """Delivery status: the single most important reason an ad, ad group or campaign is or is not delivering.
 
-Computed here and nowhere else; every page, API response and admin list shows these. The delivery
-issue extends it with budget, balance and cap states. Pure functions over loaded model instances:
-callers prefetch `ad_groups__ads` (and placements) so a list costs no query per row.
+Computed here and nowhere else; every page, API response and admin list shows these. Pure functions
+over loaded model instances and a `SpendState` (what delivery's Redis counters say about money,
+read for a whole list at once by `delivery.selectors.spend_state_for`): callers prefetch
+`ad_groups__ads` so a list costs no query per row and one Redis round trip in all.
+
+An ad's reason is the first that applies, in this order:
+
+ 1. account suspended
+ 2. campaign archived, ad group archived, ad archived
+ 3. rejected
+ 4. ended (the ad group's end time has passed)
+ 5. paused: the ad, then the campaign, then the ad group
+ 6. in review
+ 7. not started
+ 8. no balance: the advertiser has no spendable money left (or the charger already refused a
+    charge for want of it). Before any budget: raising a budget does not help without money, and
+    a top-up is needed whatever the budgets say.
+ 9. lifetime budget spent (the ad group's own or its campaign's), then daily budget spent (either
+    of them). A spent lifetime budget needs the advertiser to act; a daily one refills at midnight
+    in the advertiser's time zone, so a lifetime budget that is also spent is the one that binds.
+10. outside its dayparting hours: a spent budget or no balance is more important, since the ad
+    would not deliver in its next half hour either.
+11. delivering
+
+A budget counts as spent when its counter has reached it, or when the charge script has marked it
+as unable to take one more charge at the price being paid (its counter then stops short of the
+budget by less than one price). An ad group or campaign shows the reason of its own state (archived,
+ended, paused) or else the best of its children's: the one closest to delivering (CHILD_PREFERENCE).
 """
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from accounts.models import Advertiser
-from campaigns.choices import SLOTS_PER_DAY, ReviewStatus, Status
+from campaigns.choices import SLOTS_PER_DAY, BudgetMode, ReviewStatus, Status
 from campaigns.models import Ad, AdGroup, Campaign
 
 
@@ -33,6 +59,9 @@ class Reason(StrEnum):
     NO_AD_GROUPS = "no_ad_groups"
     ADS_PAUSED = "ads_paused"
     AD_GROUPS_PAUSED = "ad_groups_paused"
+    NO_BALANCE = "no_balance"
+    LIFETIME_BUDGET_SPENT = "lifetime_budget_spent"
+    DAILY_BUDGET_SPENT = "daily_budget_spent"
 
 
 LABELS = {
@@ -53,13 +82,20 @@ LABELS = {
     Reason.NO_AD_GROUPS: "No ad groups",
     Reason.ADS_PAUSED: "All ads paused",
     Reason.AD_GROUPS_PAUSED: "All ad groups paused",
+    Reason.NO_BALANCE: "No balance",
+    Reason.LIFETIME_BUDGET_SPENT: "Lifetime budget spent",
+    Reason.DAILY_BUDGET_SPENT: "Daily budget spent",
 }
 
-# When nothing below an item delivers, the child reason most worth showing: the one closest to delivering.
+# When nothing below an item delivers, the child reason most worth showing: the one closest to delivering
+# (what resumes by itself soonest first, then what needs someone to act).
 CHILD_PREFERENCE = [
     Reason.OFF_SCHEDULE,
+    Reason.DAILY_BUDGET_SPENT,
     Reason.NOT_STARTED,
     Reason.IN_REVIEW,
+    Reason.NO_BALANCE,
+    Reason.LIFETIME_BUDGET_SPENT,
     Reason.REJECTED,
     Reason.ENDED,
     Reason.PAUSED,
@@ -89,6 +125,28 @@ class DeliveryStatus:
         return {"code": self.code, "label": self.label, "delivering": self.delivering}
 
 
+@dataclass(frozen=True)
+class SpendState:
+    """What delivery's Redis counters say about money at one moment, for the items being shown.
+
+    Charged micros per ad group and campaign, today (the advertiser's day) and over their lifetime;
+    an id that is absent has spent nothing. `money_left` is per advertiser (spendable money not
+    yet charged); an advertiser absent from it is not judged. `exhausted` holds the charge script's
+    marks still in force ("ag:<id>", "c:<id>", "a:<id>"): a budget or balance that cannot take one
+    more charge. The default is nothing spent and nothing known, so no money reason ever applies.
+    """
+
+    ad_group_today: Mapping[int, int] = field(default_factory=dict)
+    ad_group_lifetime: Mapping[int, int] = field(default_factory=dict)
+    campaign_today: Mapping[int, int] = field(default_factory=dict)
+    campaign_lifetime: Mapping[int, int] = field(default_factory=dict)
+    money_left: Mapping[int, int] = field(default_factory=dict)
+    exhausted: frozenset[str] = frozenset()
+
+
+NOTHING_SPENT = SpendState()
+
+
 def in_dayparting(slots: list[int], moment: datetime, time_zone: str) -> bool:
     """Whether `moment` falls in one of the week's half-hour `slots` in `time_zone` (empty: always)."""
     if not slots:
@@ -106,13 +164,47 @@ def _own(status: str, archived: Reason, paused: Reason) -> Reason | None:
     return None
 
 
-def _schedule(ad_group: AdGroup, advertiser: Advertiser, now: datetime) -> Reason | None:
-    if ad_group.end_time is not None and now >= ad_group.end_time:
-        return Reason.ENDED
-    if now < ad_group.start_time:
-        return Reason.NOT_STARTED
-    if not in_dayparting(ad_group.dayparting, now, advertiser.time_zone):
-        return Reason.OFF_SCHEDULE
+def _ended(ad_group: AdGroup, now: datetime) -> Reason | None:
+    return Reason.ENDED if ad_group.end_time is not None and now >= ad_group.end_time else None
+
+
+def _budget_spent(mode: str, budget_micros: int, today: int, lifetime: int, marked: bool) -> Reason | None:
+    """Whether one budget is spent; a budget of zero is no cap, as for the charge script."""
+    if budget_micros <= 0:
+        return None
+    if mode == BudgetMode.LIFETIME and (lifetime >= budget_micros or marked):
+        return Reason.LIFETIME_BUDGET_SPENT
+    if mode == BudgetMode.DAILY and (today >= budget_micros or marked):
+        return Reason.DAILY_BUDGET_SPENT
+    return None
+
+
+def _money(ad_group: AdGroup, spend: SpendState) -> Reason | None:
+    """No balance, else the binding spent budget of the ad group or its campaign (lifetime before daily)."""
+    campaign = ad_group.campaign
+    advertiser_id = campaign.advertiser_id
+    left = spend.money_left.get(advertiser_id)
+    if (left is not None and left <= 0) or f"a:{advertiser_id}" in spend.exhausted:
+        return Reason.NO_BALANCE
+    spent = {
+        _budget_spent(
+            ad_group.budget_mode,
+            ad_group.budget_micros,
+            spend.ad_group_today.get(ad_group.pk, 0),
+            spend.ad_group_lifetime.get(ad_group.pk, 0),
+            f"ag:{ad_group.pk}" in spend.exhausted,
+        ),
+        _budget_spent(
+            campaign.budget_mode,
+            campaign.budget_micros,
+            spend.campaign_today.get(campaign.pk, 0),
+            spend.campaign_lifetime.get(campaign.pk, 0),
+            f"c:{campaign.pk}" in spend.exhausted,
+        ),
+    }
+    for reason in (Reason.LIFETIME_BUDGET_SPENT, Reason.DAILY_BUDGET_SPENT):
+        if reason in spent:
+            return reason
     return None
 
 
@@ -127,20 +219,22 @@ def _chain(campaign: Campaign, ad_group: AdGroup | None) -> Reason | None:
     return None
 
 
-def ad_status(ad: Ad, *, now: datetime) -> DeliveryStatus:
-    """Why this ad is or is not delivering right now."""
+def ad_status(ad: Ad, *, now: datetime, spend: SpendState = NOTHING_SPENT) -> DeliveryStatus:
+    """Why this ad is or is not delivering right now (the order is in the module's docstring)."""
     ad_group = ad.ad_group
     campaign = ad_group.campaign
     reason = (
         _chain(campaign, ad_group)
         or (Reason.ARCHIVED if ad.status == Status.ARCHIVED else None)
         or (Reason.REJECTED if ad.review_status == ReviewStatus.REJECTED else None)
-        or (Reason.ENDED if ad_group.end_time is not None and now >= ad_group.end_time else None)
+        or _ended(ad_group, now)
         or _own(ad.status, Reason.ARCHIVED, Reason.PAUSED)
         or _own(campaign.status, Reason.CAMPAIGN_ARCHIVED, Reason.CAMPAIGN_PAUSED)
         or _own(ad_group.status, Reason.AD_GROUP_ARCHIVED, Reason.AD_GROUP_PAUSED)
         or (Reason.IN_REVIEW if ad.review_status == ReviewStatus.PENDING else None)
-        or _schedule(ad_group, campaign.advertiser, now)
+        or (Reason.NOT_STARTED if now < ad_group.start_time else None)
+        or _money(ad_group, spend)
+        or (None if in_dayparting(ad_group.dayparting, now, campaign.advertiser.time_zone) else Reason.OFF_SCHEDULE)
         or Reason.DELIVERING
     )
     return DeliveryStatus(reason)
@@ -156,13 +250,13 @@ def _best_child(reasons: list[Reason], *, paused_as: Reason) -> Reason:
     return mapped[0]
 
 
-def ad_group_status(ad_group: AdGroup, *, now: datetime) -> DeliveryStatus:
+def ad_group_status(ad_group: AdGroup, *, now: datetime, spend: SpendState = NOTHING_SPENT) -> DeliveryStatus:
     """Why this ad group is or is not delivering: its own state, then the best of its ads."""
     campaign = ad_group.campaign
     own = (
         _chain(campaign, None)
         or (Reason.ARCHIVED if ad_group.status == Status.ARCHIVED else None)
-        or (Reason.ENDED if ad_group.end_time is not None and now >= ad_group.end_time else None)
+        or _ended(ad_group, now)
         or _own(ad_group.status, Reason.ARCHIVED, Reason.PAUSED)
         or _own(campaign.status, Reason.CAMPAIGN_ARCHIVED, Reason.CAMPAIGN_PAUSED)
     )
@@ -171,10 +265,11 @@ def ad_group_status(ad_group: AdGroup, *, now: datetime) -> DeliveryStatus:
     ads = [ad for ad in ad_group.ads.all() if ad.status != Status.ARCHIVED]
     if not ads:
         return DeliveryStatus(Reason.NO_ADS)
-    return DeliveryStatus(_best_child([ad_status(ad, now=now).reason for ad in ads], paused_as=Reason.ADS_PAUSED))
+    reasons = [ad_status(ad, now=now, spend=spend).reason for ad in ads]
+    return DeliveryStatus(_best_child(reasons, paused_as=Reason.ADS_PAUSED))
 
 
-def campaign_status(campaign: Campaign, *, now: datetime) -> DeliveryStatus:
+def campaign_status(campaign: Campaign, *, now: datetime, spend: SpendState = NOTHING_SPENT) -> DeliveryStatus:
     """Why this campaign is or is not delivering: its own state, then the best of its ad groups."""
     own = (Reason.ACCOUNT_SUSPENDED if campaign.advertiser.status != Advertiser.Status.ACTIVE else None) or _own(
         campaign.status, Reason.ARCHIVED, Reason.PAUSED
@@ -184,5 +279,5 @@ def campaign_status(campaign: Campaign, *, now: datetime) -> DeliveryStatus:
     ad_groups = [ad_group for ad_group in campaign.ad_groups.all() if ad_group.status != Status.ARCHIVED]
     if not ad_groups:
         return DeliveryStatus(Reason.NO_AD_GROUPS)
-    reasons = [ad_group_status(ad_group, now=now).reason for ad_group in ad_groups]
+    reasons = [ad_group_status(ad_group, now=now, spend=spend).reason for ad_group in ad_groups]
     return DeliveryStatus(_best_child(reasons, paused_as=Reason.AD_GROUPS_PAUSED))

@@ -56,14 +56,34 @@ class Context:
     frequency_days: int | None
 
 
+_by_ad: tuple[Snapshot | None, dict[str, tuple[object, int, dict[int, Candidate]]]] = (None, {})
+
+
+def _placement_ads(snapshot: Snapshot, placement: str) -> dict[int, Candidate]:
+    """The placement's candidates by ad id (the first one listed, as a scan would find), built once per snapshot."""
+    global _by_ad
+    listed = snapshot.candidates.get(placement, [])
+    held, built = _by_ad
+    if held is not snapshot:
+        built = {}
+        _by_ad = (snapshot, built)
+    entry = built.get(placement)
+    if entry is None or entry[0] is not listed or entry[1] != len(listed):
+        ads: dict[int, Candidate] = {}
+        for item in listed:
+            ads.setdefault(item.ad_id, item)
+        entry = built[placement] = (listed, len(listed), ads)
+    return entry[2]
+
+
 def context_for(snapshot: Snapshot | None, served: links.Served) -> Context:
     """Caps and time zone of the served ad group, from the index (no caps known: nothing is charged)."""
     candidate: Candidate | None = None
-    if snapshot is not None:
-        for item in snapshot.candidates.get(served.placement, ()):
-            if item.ad_id == served.ad_id:
-                candidate = item
-                break
+    if snapshot is not None and served.placement in snapshot.candidates:
+        try:
+            candidate = _placement_ads(snapshot, served.placement).get(served.ad_id)
+        except TypeError:  # an unhashable id from a forged link equals no ad
+            candidate = None
     if candidate is None:
         return Context(Caps(-1, -1, -1, -1), "UTC", None)
     caps = Caps(
@@ -178,6 +198,8 @@ def parse_conversion(body: object) -> Conversion:
         value = body.get(name)
         if not isinstance(value, str) or not value.strip() or len(value) > limit:
             raise ConversionError(name, f"Send a non-empty string of at most {limit} characters.")
+        if not value.isprintable() or "\\" in value:
+            raise ConversionError(name, "Send printable text without control characters or backslashes.")
         texts[name] = value.strip()
     value_micros = 0
     currency = ""
@@ -188,6 +210,7 @@ def parse_conversion(body: object) -> Conversion:
             raise ConversionError("value", "Send a decimal amount such as 12.50.") from exc
         if value_micros < 0:
             raise ConversionError("value", "A conversion value cannot be negative.")
+    if body.get("value") is not None or body.get("currency") is not None:
         currency = body.get("currency") or ""
         if not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency):
             raise ConversionError("currency", "Send the ISO 4217 code of the value, e.g. EUR.")
@@ -214,7 +237,7 @@ def record_conversion(client: Redis, advertiser_id: int, conversion: Conversion,
         fields.update(status="invalid", reason="duplicate")
     else:
         raw = client.get(f"{prefix}:click:{conversion.click_id}") if conversion.click_id.startswith(f"{advertiser_id}.") else None
-        if raw is None:
+        if raw is None or moment.timestamp() - float(json.loads(raw).get("at", 0)) > ATTRIBUTION_SECONDS:
             fields.update(status="invalid", reason="unattributed")
         else:
             click = json.loads(raw)

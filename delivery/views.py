@@ -33,15 +33,15 @@ def _charger_for() -> Charger:
 
 def _error(status: int, code: str, message: str, field: str | None = None) -> JsonResponse:
     """The API's one error shape; a field error reads "Invalid input: <field>: <message>"."""
-    fields = {field: [message]} if field else {}
-    text = f"Invalid input: {field}: {message}" if field and code == "validation_error" else message
+    fields = {field: [message]} if field is not None else {}
+    text = f"Invalid input: {field}: {message}" if field is not None and code == "validation_error" else message
     return JsonResponse({"error": {"code": code, "message": text, "fields": fields}}, status=status)
 
 
 def _json_body(request: HttpRequest) -> Any:
     try:
         return json.loads(request.body or b"null")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested deeper than the parser goes
         return ValueError
 
 
@@ -60,7 +60,7 @@ def decision_view(request: HttpRequest) -> HttpResponse:
     if snapshot is None:
         return HttpResponse(status=204)
     try:
-        decision.placement_for(snapshot, request.headers.get("X-Placement-Key", ""), ad_request.placement)
+        decision.placement_for(snapshot, request.META.get("HTTP_X_PLACEMENT_KEY", ""), ad_request.placement)
     except decision.Unauthorized:
         return _error(401, "not_authenticated", "Send the placement's serving key in X-Placement-Key.")
     moment = clock.now()
@@ -90,7 +90,7 @@ def impression_view(request: HttpRequest) -> HttpResponse:
     """GET /t/v1/i: count an impression once; charge it when impressions are what is billed."""
     served, reason = _verified(request, "i")
     if served is not None:
-        invalid = reason or ("bot" if tracking.is_bot(request.headers.get("User-Agent", "")) else "")
+        invalid = reason or ("bot" if tracking.is_bot(request.META.get("HTTP_USER_AGENT", "")) else "")
         snapshot, _ = holder.current()
         tracking.record(
             _charger_for(), "i", served, tracking.context_for(snapshot, served), moment=clock.now(), invalid_reason=invalid
@@ -106,7 +106,7 @@ def click_view(request: HttpRequest) -> HttpResponse:
     if served is None:
         return HttpResponse("This link is not valid.", status=404, content_type="text/plain")
     moment = clock.now()
-    invalid = reason or ("bot" if tracking.is_bot(request.headers.get("User-Agent", "")) else "")
+    invalid = reason or ("bot" if tracking.is_bot(request.META.get("HTTP_USER_AGENT", "")) else "")
     snapshot, _ = holder.current()
     outcome = tracking.record(
         _charger_for(), "c", served, tracking.context_for(snapshot, served), moment=moment, invalid_reason=invalid

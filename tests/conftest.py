@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
+from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts import services
@@ -29,14 +30,22 @@ def _clean_redis() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _reference_data(request: pytest.FixtureRequest) -> None:
-    """Transactional tests flush every table after they run; give them back what migrations seed."""
+def _reference_data(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Transactional tests flush every table after they run; give them back what migrations seed.
+
+    The event store is not a Django-managed table, so the flush leaves it alone: empty it too.
+    """
     marker = request.node.get_closest_marker("django_db")
-    if marker and marker.kwargs.get("transaction"):
+    transactional = bool(marker and marker.kwargs.get("transaction"))
+    if transactional:
         request.getfixturevalue("transactional_db")
         seed_currencies(Currency)
         seed_interests(Interest)
         seed_blocked_terms(BlockedTerm)
+    yield
+    if transactional:
+        with connection.cursor() as cursor:
+            cursor.execute("TRUNCATE delivery_event")
 
 
 @pytest.fixture(autouse=True)

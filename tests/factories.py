@@ -6,7 +6,9 @@ import factory
 from factory.django import DjangoModelFactory
 
 from accounts.models import Advertiser, Agency, AgencyMembership, Membership, Role, User
+from billing import services as billing_services
 from campaigns.models import Ad, AdGroup, Campaign, Placement
+from delivery import services as delivery_services
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple"
 
@@ -119,3 +121,15 @@ class AdFactory(DjangoModelFactory):
     media_url = "https://cdn.example.com/bread.jpg"
     landing_url = "https://bakery.example.com/"
     review_status = "approved"
+
+
+# --- money -------------------------------------------------------------------------------------
+
+
+def fund(*, actor: User, advertiser: Advertiser, amount_micros: int = 100_000_000) -> None:
+    """Money to deliver with: a card top-up by `actor` (an admin), and delivery's Redis balance guard brought up to date.
+
+    The guard follows the ledger after commit; tests that never commit refresh it here themselves.
+    """
+    billing_services.top_up(actor=actor, advertiser=advertiser, amount_micros=amount_micros, payment_method="pm_card_visa")
+    delivery_services.refresh_allowance(advertiser)

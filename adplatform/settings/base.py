@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "campaigns",
     "billing",
     "delivery",
+    "reporting",
 ]
 
 MIDDLEWARE = [

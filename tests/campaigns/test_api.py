@@ -26,6 +26,7 @@ from tests.factories import (
     MembershipFactory,
     PlacementFactory,
     UserFactory,
+    fund,
 )
 
 pytestmark = pytest.mark.django_db
@@ -135,6 +136,7 @@ class Items:
 
 @pytest.fixture
 def items(tenancy, feed) -> Items:
+    fund(actor=tenancy.owner, advertiser=tenancy.bakery)
     campaign = CampaignFactory(advertiser=tenancy.bakery, name="Bread", objective="traffic")
     ad_group = AdGroupFactory(campaign=campaign, name="Mornings", placements=[feed])
     ad = AdFactory(ad_group=ad_group)
@@ -185,7 +187,8 @@ def ad_payload(ad_group_id: int, **changes: Any) -> dict:
 
 
 def test_an_advertiser_builds_a_campaign_over_the_api_and_staff_approve_it(tenancy, api_client_for, feed, reviewer, now):
-    # given: the bakery's owner with a read and write token, and a staff reviewer with the review scope
+    # given: the bakery (with money to deliver with), its owner with a read and write token, and a staff reviewer
+    fund(actor=tenancy.owner, advertiser=tenancy.bakery)
     owner = api_client_for(tenancy.owner, scopes=["campaigns:read", "campaigns:write"])
     staff = api_client_for(reviewer, scopes=["review"])
     end = now + timedelta(days=30)

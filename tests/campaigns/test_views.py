@@ -20,7 +20,7 @@ from accounts.session import SESSION_KEY
 from adplatform import clock
 from campaigns import services
 from campaigns.models import Ad, AdGroup, Campaign, Interest, Placement
-from tests.factories import CampaignFactory, MembershipFactory, PlacementFactory, UserFactory
+from tests.factories import CampaignFactory, MembershipFactory, PlacementFactory, UserFactory, fund
 
 MOMENT = datetime(2026, 3, 10, 11, 0, tzinfo=UTC)  # Tuesday 12:00 in Berlin (CET)
 EN = "\u2013"  # the en dash pages put in ranges
@@ -231,6 +231,7 @@ class World:
 
 @pytest.fixture
 def world(tenancy, feed, staff) -> World:
+    fund(actor=tenancy.owner, advertiser=tenancy.bakery)
     fresh_bread = make_campaign(tenancy.owner, tenancy.bakery, "Fresh bread", decision="approve", staff=staff)
     croissants = make_campaign(tenancy.owner, tenancy.bakery, "Croissant launch", status="paused")
     awareness = make_campaign(tenancy.owner, tenancy.bakery, "Brand awareness", objective="reach", budget="3.00", ad_group=False)

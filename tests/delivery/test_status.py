@@ -8,6 +8,7 @@ from accounts.models import Advertiser
 from adplatform import clock
 from campaigns import selectors
 from delivery.status import LABELS, DeliveryStatus, Reason, ad_group_status, ad_status, campaign_status, in_dayparting
+from tests.delivery.test_status_spend import MONEY_CHAIN
 from tests.factories import AdFactory, AdGroupFactory, CampaignFactory
 
 # Tuesday 10 March 2026, 12:00 UTC = 13:00 in Berlin (CET): slot 1 * 48 + 26 = 74 of the advertiser's week.
@@ -151,6 +152,7 @@ def test_delivery_status_of_an_ad_its_ad_group_and_its_campaign(tenancy, setup, 
 
 def test_every_reason_is_tested():
     covered = {reason for row in SINGLE_CHAIN.values() for reason in row[1:] if reason is not None}
+    covered |= {reason for _, expected in MONEY_CHAIN.values() for reason in expected}  # budgets and balance
 
     assert covered == set(Reason)
 
