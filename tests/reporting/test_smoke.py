@@ -28,7 +28,9 @@ def test_rollup_and_report_smoke():
     delivery_services.store_rows(rows)
     with clock.frozen(at + timedelta(minutes=5)):
         assert services.rollup() == 1
-        q = report_query.parse({"metrics": "impressions,clicks,ctr,spend,cpm,reach,frequency", "dimensions": "date"}, today=date(2026, 3, 11))
+        q = report_query.parse(
+            {"metrics": "impressions,clicks,ctr,spend,cpm,reach,frequency", "dimensions": "date"}, today=date(2026, 3, 11)
+        )
         report = selectors.run_report(advertiser, q)
     assert report.rows[0]["date"] == "2026-03-11"
     assert report.rows[0]["impressions"] == 10
