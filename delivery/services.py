@@ -158,8 +158,8 @@ def _row(fields: dict[bytes, bytes]) -> list[str]:
         occurred_at = _occurred_at(get.get("t", ""))
     except (ValueError, OverflowError, OSError) as exc:
         raise BadEntryError("no valid time") from exc
-    ids = (get.get("a"), get.get("g"), get.get("c"), get.get("v"))
-    if not all(ids) or not "".join(ids).isdigit() or not "".join(ids).isascii() or max(map(len, ids)) > 18:  # type: ignore[arg-type]
+    ids = (get.get("a") or "", get.get("g") or "", get.get("c") or "", get.get("v") or "")
+    if not all(ids) or not "".join(ids).isdigit() or not "".join(ids).isascii() or max(map(len, ids)) > 18:
         ids = (_id(ids[0]), _id(ids[1]), _id(ids[2]), _id(ids[3], required=True))
     amounts = (get.get("pr") or "0", get.get("cost") or "0", get.get("val") or "0")
     if not "".join(amounts).isdigit() or not "".join(amounts).isascii() or max(map(len, amounts)) > 18:
