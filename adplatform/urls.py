@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("campaigns.urls")),
     path("", include("billing.urls")),
     path("", include("delivery.urls_dashboard")),
+    path("", include("reporting.urls")),
     path("api/v1/", include("adplatform.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

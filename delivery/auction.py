@@ -3,8 +3,10 @@
 Score = eCPM in US dollar micros: a CPM bid as it is; a CPC bid x pCTR x 1000; an oCPM target cost
 per conversion x pCTR x pCVR x 1000. pCTR and pCVR are Thompson samples from each ad's Beta
 posterior, so a new ad with a wide posterior sometimes samples high and gets a first audience,
-then scales if it performs. Each winner pays the lowest price that would still have won: the next
-score below it, or the placement floor, never above its own score.
+then scales if it performs. Among equal scores (a CPM ad group's ads share its bid) the higher
+sampled pCTR wins, so an ad group shows its better ads more and learns which they are. Each
+winner pays the lowest price that would still have won: the next score below it, or the placement
+floor, never above its own score.
 """
 
 from random import Random
@@ -20,7 +22,9 @@ def _sample(candidate: Candidate, rng: Random) -> Sample:
     """Sample the candidate's rates from `rng` and price one impression of it in US dollar eCPM."""
     rate = candidate.units_per_usd
     if candidate.bid_strategy == "cpm":
-        return money.bid_to_usd_ecpm(candidate.bid_micros, rate), 0.0, 0.0, candidate
+        # The price does not depend on the CTR; its sample only picks among the ad group's ads (rotation).
+        p_ctr = rng.betavariate(candidate.ctr_alpha, candidate.ctr_beta) if candidate.rotates else 0.0
+        return money.bid_to_usd_ecpm(candidate.bid_micros, rate), p_ctr, 0.0, candidate
     p_ctr = rng.betavariate(candidate.ctr_alpha, candidate.ctr_beta)
     if candidate.bid_strategy == "cpc":
         return money.bid_to_usd_ecpm(candidate.bid_micros, rate, per_mille_events=p_ctr * 1000), p_ctr, 0.0, candidate
@@ -54,16 +58,16 @@ def finalists(
     running it over the whole pool (less the excluded ad groups and advertisers) gives, and only these become Scored.
     """
     ranked = sorted(
-        (-entry[0], entry[3].ad_id, position)
+        (-entry[0], -entry[1], entry[3].ad_id, position)
         for position, entry in enumerate(pool)
         if entry[0] >= floor_ecpm_usd
         and entry[0] > 0
         and entry[3].ad_group_id not in excluded_ad_groups
         and entry[3].advertiser_id not in excluded_advertisers
-    )  # the order of run_auction's stable sort by (-score, ad_id)
+    )  # the order of run_auction's stable sort by (-score, -pCTR, ad_id)
     chosen: list[Scored] = []
     advertisers: set[int] = set()
-    for _, _, position in ranked:
+    for _, _, _, position in ranked:
         value, p_ctr, p_cvr, candidate = pool[position]
         if candidate.advertiser_id not in advertisers:
             advertisers.add(candidate.advertiser_id)
@@ -85,7 +89,7 @@ def run_auction(entries: list[Scored], *, floor_ecpm_usd: float, slots: int = 1)
     """Up to `slots` winners, at most one per advertiser, each paying the next score (or the floor)."""
     above_floor = sorted(
         (entry for entry in entries if entry.score >= floor_ecpm_usd and entry.score > 0),
-        key=lambda entry: (-entry.score, entry.candidate.ad_id),
+        key=lambda entry: (-entry.score, -entry.p_ctr, entry.candidate.ad_id),  # equal bids: the likelier click
     )
     best_per_advertiser: list[Scored] = []
     seen: set[int] = set()

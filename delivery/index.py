@@ -12,6 +12,7 @@ import json
 import threading
 import time
 import zlib
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,6 +34,8 @@ from .types import Placement as PlacementInfo
 VERSION_KEY = "delivery:index:version"
 DATA_KEY = "delivery:index:data:{}"
 THROTTLE_KEY = "delivery:throttle"  # hash: ad group id -> share of requests it may take (pacing)
+TRAFFIC_KEY = "delivery:traffic:{hour}"  # hash per UTC hour (YYYYMMDDHH): placement -> ad requests (pacing's forecast)
+TRAFFIC_TTL = 8 * 86_400
 SNAPSHOT_TTL = 3600
 REFRESH_SECONDS = 1.0
 # Beta priors: a new ad's CTR starts at its placement's average with the weight of PRIOR_IMPRESSIONS
@@ -143,7 +146,14 @@ def build() -> dict[str, Any]:
                 }
             )
     pixels = dict(ConversionPixel.objects.filter(is_active=True).values_list("key_hash", "advertiser_id"))
-    return {"compiled_at": now.isoformat(), "placements": placements, "candidates": candidates, "pixels": pixels}
+    currencies = sorted(Currency.objects.values_list("code", flat=True))
+    return {
+        "compiled_at": now.isoformat(),
+        "placements": placements,
+        "candidates": candidates,
+        "pixels": pixels,
+        "currencies": currencies,
+    }
 
 
 def publish(data: dict[str, Any]) -> tuple[str, bool]:
@@ -178,6 +188,8 @@ def parse(version: str, raw: bytes) -> Snapshot:
         snapshot.key_hashes[info["key_hash"]] = key
         snapshot.candidates[key] = []
     snapshot.pixel_hashes = {key_hash: int(advertiser_id) for key_hash, advertiser_id in data.get("pixels", {}).items()}
+    snapshot.currencies = frozenset(data.get("currencies", ()))
+    ads_per_group = Counter(row["ad_group"] for row in data["candidates"])
     for row in data["candidates"]:
         frequency = row["frequency"]
         candidate = Candidate(
@@ -215,6 +227,7 @@ def parse(version: str, raw: bytes) -> Snapshot:
             ctr_beta=row["ctr"][1],
             cvr_alpha=row["cvr"][0],
             cvr_beta=row["cvr"][1],
+            rotates=ads_per_group[row["ad_group"]] > 1,
         )
         for key in candidate.placements:
             snapshot.candidates.setdefault(key, []).append(candidate)
@@ -237,6 +250,11 @@ class IndexHolder:
         self.live = LiveState()
         self._checked_at = 0.0
         self._lock = threading.Lock()
+        self._requests: dict[str, int] = {}  # ad requests per placement since the last refresh
+
+    def count_request(self, placement: str) -> None:
+        """Count one ad request of `placement` (sent to Redis with the next refresh, for pacing's traffic profile)."""
+        self._requests[placement] = self._requests.get(placement, 0) + 1  # a lost increment under threads is noise
 
     def current(self) -> tuple[Snapshot | None, LiveState]:
         """The snapshot and live state to decide with (reloaded when the published version changed)."""
@@ -254,7 +272,8 @@ class IndexHolder:
         pipe.get(VERSION_KEY)
         pipe.hgetall(THROTTLE_KEY)
         pipe.zrangebyscore(EXHAUSTED, clock.now().timestamp(), "+inf")
-        version, throttles, exhausted = pipe.execute()  # bytes, as the client does not decode
+        self._queue_traffic(pipe)
+        version, throttles, exhausted, *_ = pipe.execute()  # bytes, as the client does not decode
         self.live = LiveState(
             throttles={int(key): float(value) for key, value in throttles.items()},
             exhausted=frozenset(member.decode() for member in exhausted),
@@ -271,6 +290,20 @@ class IndexHolder:
             for key in snapshot.placements:  # built here once, not by the first request of each placement
                 candidate_index(snapshot, key)
             self.snapshot = snapshot
+
+    def _queue_traffic(self, pipe: Any) -> None:
+        counted, self._requests = self._requests, {}
+        if counted:
+            key = TRAFFIC_KEY.format(hour=clock.now().strftime("%Y%m%d%H"))
+            for placement, requests in counted.items():
+                pipe.hincrby(key, placement, requests)
+            pipe.expire(key, TRAFFIC_TTL)
+
+    def flush_traffic(self) -> None:
+        """Send the counted ad requests to Redis now (the simulator, between simulated minutes)."""
+        pipe = get_redis().pipeline()
+        self._queue_traffic(pipe)
+        pipe.execute()
 
     def reset(self) -> None:
         """Forget everything (tests, and after publishing in the same process)."""

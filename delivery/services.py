@@ -12,13 +12,15 @@
 import csv
 import hashlib
 import io
+import json
 import logging
 import re
 import secrets
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from dataclasses import asdict
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as dt_time
 from functools import lru_cache
 from itertools import islice
@@ -37,9 +39,10 @@ from adplatform.redis_client import get_redis
 from billing import services as billing_services
 from billing.models import Kind as LedgerKind
 from billing.models import Transaction
+from campaigns.choices import BudgetMode, Pacing, Status
 from campaigns.models import AdGroup, Campaign, Placement
 
-from . import charging
+from . import charging, index, pacing
 from .models import AdPerformance, ConversionPixel, PlacementPerformance, PostingWatermark, SpendDay
 
 logger = logging.getLogger(__name__)
@@ -628,3 +631,166 @@ def pixel_deactivate(*, actor: User, pixel: ConversionPixel) -> None:
     """Stop accepting conversions with this pixel's key."""
     require_role(user=actor, advertiser=pixel.advertiser, minimum=Role.ADMIN)
     ConversionPixel.objects.filter(pk=pixel.pk).update(is_active=False)
+
+
+# --- pacing ---------------------------------------------------------------------------------------
+
+PACING_STATE_KEY = "delivery:pacing:state"  # hash: "ag:<id>" / "c:<id>" -> the controller's state (JSON)
+PROFILE_DAYS = 7
+
+
+def traffic_profiles(placements: Iterable[str], *, moment: datetime | None = None) -> dict[str, list[float] | None]:
+    """Per placement, its ad requests per UTC hour of the day over the last 7 days (None without any)."""
+    wanted = sorted(set(placements))
+    now = moment or clock.now()
+    hours = [now.astimezone(UTC) - timedelta(hours=back) for back in range(1, PROFILE_DAYS * 24 + 1)]
+    pipe = get_redis().pipeline(transaction=False)
+    for hour in hours:
+        pipe.hmget(index.TRAFFIC_KEY.format(hour=hour.strftime("%Y%m%d%H")), wanted) if wanted else pipe.ping()
+    profiles: dict[str, list[float]] = {placement: [0.0] * pacing.HOURS for placement in wanted}
+    hours_seen: dict[str, int] = dict.fromkeys(wanted, 0)
+    for hour, counts in zip(hours, pipe.execute(), strict=True):
+        if not wanted:
+            break
+        for placement, count in zip(wanted, counts, strict=True):
+            if count is not None and int(count) > 0:
+                profiles[placement][hour.hour] += int(count)
+                hours_seen[placement] += 1
+    # Less than a day of history says nothing about the hours not seen yet: the default shape until then.
+    return {placement: (weights if hours_seen[placement] >= pacing.HOURS else None) for placement, weights in profiles.items()}
+
+
+def _local_profile(utc_weights: list[float], zone: ZoneInfo, day: date) -> list[float]:
+    """UTC-hour weights as local hours of `day` (each local hour takes the UTC hour it mostly falls in)."""
+    local = []
+    for hour in range(pacing.HOURS):
+        middle = datetime.combine(day, dt_time(hour, 30), tzinfo=zone).astimezone(UTC)
+        local.append(utc_weights[middle.hour])
+    return local
+
+
+def _allowed_hours(dayparting: list[int], day: date) -> list[float] | None:
+    """Per local hour of `day`, the share of it the ad group's dayparting allows (None: no dayparting)."""
+    if not dayparting:
+        return None
+    slots = set(dayparting)
+    first = day.weekday() * 48
+    return [((first + 2 * hour) in slots) * 0.5 + ((first + 2 * hour + 1) in slots) * 0.5 for hour in range(pacing.HOURS)]
+
+
+def _today_budget(
+    mode: str, budget: int, life_spent: int, day_spent: int, day: date, end: datetime | None, zone: ZoneInfo
+) -> int:
+    """The day's budget: a daily one as it is; a lifetime one's remainder spread evenly over its days left (today's included)."""
+    if mode == BudgetMode.DAILY:
+        return budget
+    if mode != BudgetMode.LIFETIME or end is None:
+        return 0
+    days_left = max((end.astimezone(zone).date() - day).days + 1, 1)
+    before_today = life_spent - day_spent
+    return max(budget - before_today, 0) // days_left
+
+
+def _seconds_into(moment: datetime, zone: ZoneInfo) -> tuple[date, float, float]:
+    local = moment.astimezone(zone)
+    day = local.date()
+    start = datetime.combine(day, dt_time.min, tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), dt_time.min, tzinfo=zone)
+    return day, (moment - start).total_seconds(), (end - start).total_seconds()
+
+
+def pace() -> int:
+    """Run the pacing controller once for every serving ad group (and campaign budget); returns throttles written.
+
+    Standard-paced ad groups with a daily or lifetime budget get a throttle from their own
+    controller, and, when their campaign has a budget, the smaller of that and the campaign's.
+    Accelerated ones get none (they take all the traffic they win).
+    """
+    moment = clock.now()
+    ad_groups = list(
+        AdGroup.objects.filter(
+            status=Status.ACTIVE,
+            campaign__status=Status.ACTIVE,
+            campaign__advertiser__status=Advertiser.Status.ACTIVE,
+            start_time__lte=moment,
+        )
+        .exclude(end_time__lte=moment)
+        .select_related("campaign__advertiser")
+        .prefetch_related("placements")
+    )
+    client = get_redis()
+    placements = {placement.key for ad_group in ad_groups for placement in ad_group.placements.all()}
+    profiles = traffic_profiles(placements, moment=moment)
+    plans: list[tuple[str, AdGroup | Campaign, int, int, ZoneInfo, date, float, float, list[float]]] = []
+    counter_keys: list[str] = []
+    campaigns: dict[int, Campaign] = {}
+    for ad_group in ad_groups:
+        campaign = ad_group.campaign
+        zone = ZoneInfo(campaign.advertiser.time_zone)
+        day, seconds, length = _seconds_into(moment, zone)
+        weights = [0.0] * pacing.HOURS
+        for placement in ad_group.placements.all():
+            profile = profiles.get(placement.key)
+            for hour, weight in enumerate(_local_profile(profile, zone, day) if profile else pacing.DEFAULT_PROFILE):
+                weights[hour] += weight / (sum(profile) if profile else sum(pacing.DEFAULT_PROFILE))
+        if not any(weights):
+            weights = list(pacing.DEFAULT_PROFILE)
+        curve = pacing.normalized(weights, _allowed_hours(list(ad_group.dayparting), day))
+        advertiser_id = campaign.advertiser_id
+        if ad_group.pacing == Pacing.STANDARD and ad_group.budget_mode != BudgetMode.UNLIMITED:
+            plans.append(("ag", ad_group, ad_group.pk, advertiser_id, zone, day, seconds, length, curve))
+            counter_keys += [
+                charging.ad_group_day_key(advertiser_id, ad_group.pk, day.isoformat()),
+                charging.ad_group_life_key(advertiser_id, ad_group.pk),
+            ]
+        if ad_group.pacing == Pacing.STANDARD and campaign.budget_mode != BudgetMode.UNLIMITED and campaign.pk not in campaigns:
+            campaigns[campaign.pk] = campaign
+            plans.append(("c", campaign, campaign.pk, advertiser_id, zone, day, seconds, length, curve))
+            counter_keys += [
+                charging.campaign_day_key(advertiser_id, campaign.pk, day.isoformat()),
+                charging.campaign_life_key(advertiser_id, campaign.pk),
+            ]
+    pipe = client.pipeline(transaction=False)
+    pipe.mget(counter_keys) if counter_keys else pipe.ping()
+    pipe.hmget(PACING_STATE_KEY, [f"{kind}:{pk}" for kind, _, pk, *_ in plans]) if plans else pipe.ping()
+    counters, states = pipe.execute()
+    throttles: dict[str, float] = {}
+    saved: dict[Any, Any] = {}
+    for n, (kind, item, pk, _, zone, day, seconds, length, curve) in enumerate(plans):
+        day_spent, life_spent = int(counters[2 * n] or 0), int(counters[2 * n + 1] or 0)
+        end = None
+        if item.budget_mode == BudgetMode.LIFETIME:
+            end = item.end_time if isinstance(item, AdGroup) else _campaign_end(item)
+        budget = _today_budget(item.budget_mode, item.budget_micros, life_spent, day_spent, day, end, zone)
+        previous = pacing.State(**json.loads(states[n])) if states[n] else None
+        state = pacing.step(
+            previous=previous,
+            day=day.isoformat(),
+            budget=budget,
+            spent=day_spent,
+            share=pacing.passed_share(curve, seconds, length),
+        )
+        throttles[f"{kind}:{pk}"] = state.throttle
+        saved[f"{kind}:{pk}"] = json.dumps(asdict(state))
+    applied: dict[int, float] = {}
+    for ad_group in ad_groups:
+        if ad_group.pacing != Pacing.STANDARD:
+            continue
+        share = min(throttles.get(f"ag:{ad_group.pk}", 1.0), throttles.get(f"c:{ad_group.campaign_id}", 1.0))
+        if share < 1.0:
+            applied[ad_group.pk] = share
+    pipe = client.pipeline()
+    pipe.delete(index.THROTTLE_KEY)
+    if applied:
+        pipe.hset(index.THROTTLE_KEY, mapping={str(pk): f"{share:.6f}" for pk, share in applied.items()})
+    if saved:
+        pipe.hset(PACING_STATE_KEY, mapping=saved)
+    pipe.execute()
+    return len(applied)
+
+
+def _campaign_end(campaign: Campaign) -> datetime | None:
+    """When a campaign's last ad group ends (None if any runs without an end)."""
+    ends = list(campaign.ad_groups.exclude(status=Status.ARCHIVED).values_list("end_time", flat=True))
+    known = [end for end in ends if end is not None]
+    return max(known) if known and len(known) == len(ends) else None

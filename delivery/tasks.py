@@ -43,3 +43,9 @@ def refresh_allowance(advertiser_id: int) -> int | None:
     """Bring an advertiser's Redis balance guard up to date with its ledger."""
     advertiser = Advertiser.objects.filter(pk=advertiser_id).first()
     return services.refresh_allowance(advertiser) if advertiser else None
+
+
+@shared_task
+def pace() -> int:
+    """Run the pacing controller: a throttle per standard-paced ad group with a budget."""
+    return services.pace()

@@ -186,8 +186,8 @@ class Conversion:
     currency: str
 
 
-def parse_conversion(body: object) -> Conversion:
-    """A validated conversion report, or ConversionError naming the field."""
+def parse_conversion(body: object, *, currencies: frozenset[str] = frozenset()) -> Conversion:
+    """A validated conversion report, or ConversionError naming the field (`currencies`: the known codes, if given)."""
     if not isinstance(body, dict):
         raise ConversionError("body", "Send a JSON object.")
     unknown = set(body) - {"click_id", "event_id", "event", "value", "currency"}
@@ -214,6 +214,8 @@ def parse_conversion(body: object) -> Conversion:
         currency = body.get("currency") or ""
         if not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency):
             raise ConversionError("currency", "Send the ISO 4217 code of the value, e.g. EUR.")
+        if currencies and currency not in currencies:
+            raise ConversionError("currency", f"Values in {currency} are not accepted; send one of the platform's currencies.")
     return Conversion(texts["click_id"], texts["event_id"], texts["event"], value_micros, currency)
 
 

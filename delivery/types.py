@@ -65,6 +65,7 @@ class Candidate:
     ctr_beta: float
     cvr_alpha: float  # Beta posterior of the conversion rate per click
     cvr_beta: float
+    rotates: bool = False  # its ad group has other ads: the one with the best sampled CTR is shown (learning)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,3 +105,4 @@ class Snapshot:
     key_hashes: dict[str, str] = field(default_factory=dict)  # SHA-256 of the serving key -> placement key
     candidates: dict[str, list[Candidate]] = field(default_factory=dict)  # placement key -> candidates
     pixel_hashes: dict[str, int] = field(default_factory=dict)  # SHA-256 of a pixel key -> advertiser id
+    currencies: frozenset[str] = frozenset()  # codes conversion values may be reported in

@@ -63,6 +63,7 @@ def decision_view(request: HttpRequest) -> HttpResponse:
         decision.placement_for(snapshot, request.META.get("HTTP_X_PLACEMENT_KEY", ""), ad_request.placement)
     except decision.Unauthorized:
         return _error(401, "not_authenticated", "Send the placement's serving key in X-Placement-Key.")
+    holder.count_request(ad_request.placement)
     moment = clock.now()
     client = get_redis()
     result = decision.decide(snapshot, live, ad_request, client, moment=moment, rng=_rng)
@@ -134,7 +135,7 @@ def conversion_view(request: HttpRequest) -> HttpResponse:
     if body is ValueError:
         return _error(400, "malformed_request", "The body is not valid JSON.", "body")
     try:
-        conversion = tracking.parse_conversion(body)
+        conversion = tracking.parse_conversion(body, currencies=snapshot.currencies if snapshot else frozenset())
     except tracking.ConversionError as exc:
         return _error(400, "validation_error", str(exc), exc.field)
     status = tracking.record_conversion(get_redis(), advertiser_id, conversion, moment=clock.now())

@@ -97,6 +97,15 @@ class DailyAdRow(Metrics):
         indexes: ClassVar = [models.Index(fields=["advertiser", "local_date"], name="reporting_daily_ad_adv_date")]
 
 
+class PlatformTotals(DailyAdRow):
+    """The daily rows seen from above: the staff page of platform totals in admin."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "platform totals"
+        verbose_name_plural = "platform totals"
+
+
 class RollupWatermark(models.Model):
     """How far (event store `seq`) the rollups have counted."""
 

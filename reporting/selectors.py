@@ -153,6 +153,11 @@ def run_report(advertiser: Advertiser, query: ReportQuery, *, paged: bool = True
         cursor.execute(total_sql, params)
         total_sums = dict(zip(SUMMED.values(), (value or 0 for value in cursor.fetchone()), strict=True))
     count = int(found[0]["total_rows"]) if found else 0
+    if not found and limit and query.page > 1:  # a page past the end: the count still says how many there are
+        with connection.cursor() as cursor:
+            grouped = ", ".join([level_column, *dimensions])
+            cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {where} GROUP BY {grouped}) g", params)  # noqa: S608
+            count = int(cursor.fetchone()[0])
     wants_people = bool(set(query.metrics) & set(PEOPLE))
     reach: dict[Any, int] = {}
 
@@ -160,7 +165,7 @@ def run_report(advertiser: Advertiser, query: ReportQuery, *, paged: bool = True
         return row["level_id"], row["date"].isoformat() if "date" in query.dimensions else None
 
     if wants_people:
-        reach = reach_for(advertiser, query, [reach_key(row) for row in found])
+        reach = reach_for(advertiser, query, [reach_key(row) for row in found] + [(None, None)])  # rows and totals at once
     rows = []
     for row in found:
         out: dict[str, Any] = {f"{query.level}_id": row["level_id"], f"{query.level}_name": row["name"] or ""}
@@ -178,7 +183,7 @@ def run_report(advertiser: Advertiser, query: ReportQuery, *, paged: bool = True
         rows.sort(key=lambda row: (row[column] is None, sign * (row[column] or 0)))
         if paged:
             rows = rows[(query.page - 1) * query.page_size : query.page * query.page_size]
-    total_reach = reach_for(advertiser, query, [(None, None)])[(None, None)] if wants_people else None
+    total_reach = reach.get((None, None)) if wants_people else None
     totals = metrics_of(total_sums, query.metrics, total_reach)
     return Report(advertiser, query, rows, totals, count)
 
@@ -210,11 +215,13 @@ def reach_for(advertiser: Advertiser, query: ReportQuery, groups: list[tuple[Any
     )
     if open_groups:
         client = get_redis()
+        whole_since = services.live_sketches_whole_since()
         found = client.mget([charging.reach_key(advertiser.pk, ag, day.isoformat()) for ag, _, day in open_groups])
-        for (ad_group_id, campaign_id, day), sketch in zip(open_groups, found, strict=True):
-            if sketch is None:
-                sketch = services.sketch_from_events(advertiser, ad_group_id, day)
-            sketches.append((ad_group_id, campaign_id, day, bytes(sketch)))
+        for (ad_group_id, campaign_id, day), live_sketch in zip(open_groups, found, strict=True):
+            # Redis lost it, or may have lost some of it since the day began: count the day's people from the event store
+            if not isinstance(live_sketch, bytes) or not services.live_sketch_trusted(advertiser.time_zone, day, whole_since):
+                live_sketch = services.sketch_from_events(advertiser, ad_group_id, day)
+            sketches.append((ad_group_id, campaign_id, day, live_sketch))
     wanted: dict[tuple[Any, Any], list[bytes]] = {group: [] for group in groups}
     for ad_group_id, campaign_id, day, sketch in sketches:
         level_id = ad_group_id if query.level == "ad_group" else campaign_id

@@ -6,6 +6,7 @@ from rest_framework.routers import SimpleRouter
 from accounts.api import AdvertiserViewSet
 from billing.api import BalanceView, BillingProfileView, InvoiceViewSet, RedeemView, TopUpViewSet, TransactionViewSet
 from campaigns.api import AdGroupViewSet, AdReviewView, AdViewSet, CampaignViewSet, InterestViewSet, PlacementViewSet
+from reporting.api import ReportJobViewSet, ReportView
 
 app_name = "api"
 
@@ -19,6 +20,7 @@ router.register("interests", InterestViewSet, basename="interest")
 router.register("transactions", TransactionViewSet, basename="transaction")
 router.register("top-ups", TopUpViewSet, basename="top-up")
 router.register("invoices", InvoiceViewSet, basename="invoice")
+router.register("report-jobs", ReportJobViewSet, basename="report-job")
 
 urlpatterns = [
     # The issue names it without a trailing slash; every other path has one. Both work.
@@ -27,5 +29,6 @@ urlpatterns = [
     re_path(r"^advertisers/(?P<pk>[^/.]+)/balance/$", BalanceView.as_view(), name="advertiser-balance"),
     re_path(r"^advertisers/(?P<pk>[^/.]+)/billing-profile/$", BillingProfileView.as_view(), name="advertiser-billing-profile"),
     re_path(r"^credits/redeem/$", RedeemView.as_view(), name="credit-redeem"),
+    re_path(r"^reports/$", ReportView.as_view(), name="report"),
     *router.urls,
 ]

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "billing",
     "delivery",
     "reporting",
+    "simulation",
 ]
 
 MIDDLEWARE = [

@@ -960,6 +960,11 @@ BAD_CONVERSIONS = {
         "currency",
         "Send the ISO 4217 code of the value, e.g. EUR.",
     ),
+    "currency the platform does not know": (
+        {**VALID_CONVERSION, "value": "12.50", "currency": "XYZ"},
+        "currency",
+        "Values in XYZ are not accepted; send one of the platform's currencies.",
+    ),
     "currency without value, not a code": (
         {**VALID_CONVERSION, "currency": 978},
         "currency",

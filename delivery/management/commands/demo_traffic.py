@@ -30,10 +30,11 @@ from delivery.models import ConversionPixel
 
 BROWSER = "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36"
 PIXEL_NAME = "Demo traffic"
-COUNTRIES = ["US", "DE", "FR", "GB", "NZ", "JP", "BR", "IN"]
+COUNTRIES = ["US", "US", "CA", "DE", "DE", "FR", "GB", "NZ"]
+LANGUAGES = {"DE": "de", "FR": "fr"}
 DEVICES = ["mobile", "mobile", "mobile", "tablet", "desktop"]
 OPERATING_SYSTEMS = {"mobile": ["android", "ios"], "tablet": ["android", "ios"], "desktop": ["windows", "macos"]}
-INTERESTS = ["gaming", "food", "fashion", "sports", "travel", "music", "beauty", "tech"]
+INTERESTS = ["gaming", "coffee", "cooking", "baking", "fashion", "sports", "travel", "music", "beauty"]
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -111,13 +112,14 @@ class Command(BaseCommand):
 
     @staticmethod
     def _person(rng: random.Random, n: int) -> dict[str, Any]:
-        device = rng.choice(DEVICES)
+        device, country = rng.choice(DEVICES), rng.choice(COUNTRIES)
         return {
             "user_id": f"demo-person-{n}",
-            "country": rng.choice(COUNTRIES),
+            "country": country,
+            "language": LANGUAGES.get(country, "en"),
             "device": device,
             "os": rng.choice(OPERATING_SYSTEMS[device]),
-            "age": rng.randint(18, 70),
+            "age": rng.randint(18, 60),
             "gender": rng.choice(["female", "male"]),
             "interests": rng.sample(INTERESTS, rng.randint(0, 3)),
         }

@@ -1,0 +1,142 @@
+"""The pacing controller: how much of its traffic an ad group may take, so its budget lasts the day.
+
+Pure functions over numbers; `delivery.services.pace` feeds them from Redis every minute and
+writes the throttles the decision reads (`delivery:throttle`).
+
+The target: cumulative spend follows the day's expected traffic. With F(t) the share of today's
+expected traffic (of the ad group's placements, in its advertiser's time zone, only in the hours
+its dayparting allows) that has passed by local time t, the target curve is budget x F(t).
+
+Each minute the controller
+
+1. learns the *potential* P: what the ad group would spend per unit of the day's traffic at
+   throttle 1 — a ratio estimator, spend over exposure (throttle x traffic share) with
+   exponential forgetting (half-life 30 minutes), so one lucky click cannot swing it;
+2. plans the rest of the day: the remaining budget spread evenly over the remaining traffic,
+   throttle* = remaining / (P x remaining share). Spend ahead of the curve leaves less budget for
+   as much traffic and the throttle falls; behind, it rises; at the end of the day the remaining
+   share goes to zero and the throttle opens fully, so a budget the traffic can fill is spent;
+3. moves towards throttle* at most x2 or /2 per minute (no jumps between 0 and 1 on noise), and
+   stays within [MIN_THROTTLE, 1].
+
+Traffic far above the forecast shows up as a higher P within minutes and the throttle falls; far
+below, P falls and the throttle rises to 1. A budget edited mid-day changes the remaining budget
+at once. A new day starts from the previous day's potential, at the throttle that plans its whole
+budget over its whole traffic (the step limits guard against noise, not against a new budget).
+
+Steps are learned from only when they follow the previous one closely: an ad group that was not
+paced for a while (paused, outside its schedule, the beat down) saw traffic it could not take, so
+that stretch says nothing about its potential; it resumes from what it knew and re-plans the rest.
+Before anything is learned the throttle doubles only while traffic passes, so an ad group waiting
+for its first daypart does not reach it at full throttle with nothing learned.
+"""
+
+from dataclasses import dataclass, replace
+
+MIN_THROTTLE = 0.0005
+HALF_LIFE_STEPS = 30.0  # minutes
+FORGET = 0.5 ** (1 / HALF_LIFE_STEPS)
+MAX_STEP_UP = 2.0
+MAX_STEP_DOWN = 0.5
+FIRST_THROTTLE = 0.05  # nothing learned yet: start small, double every minute while traffic passes
+GAP_SECONDS = 300.0  # a step this long after the previous one was not paced in between: nothing to learn from it
+HOURS = 24
+
+# Expected share of a day's ad requests per local hour when a placement has no history yet: a
+# mobile-app day, quiet at night, rising through the morning, highest in the evening.
+DEFAULT_PROFILE = (
+    1.6, 1.0, 0.7, 0.5, 0.5, 0.7, 1.4, 2.6, 3.6, 4.0, 4.2, 4.4,
+    4.8, 4.8, 4.5, 4.4, 4.6, 5.0, 5.6, 6.2, 6.6, 6.4, 5.0, 3.0,
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """What the controller carries from one minute to the next (kept in Redis per ad group or campaign)."""
+
+    day: str  # the advertiser's local date the figures below belong to
+    throttle: float
+    spent: int  # micros spent today at the last step
+    share: float  # F(t) at the last step
+    spend_seen: float  # forgetting sums of the ratio estimator: spend ...
+    exposure: float  # ... over throttle x traffic share
+    at: float = 0.0  # when the step ran (epoch seconds; 0: not known)
+
+    @property
+    def potential(self) -> float | None:
+        """Spend per unit of the day's traffic at throttle 1, or None before anything was seen."""
+        return self.spend_seen / self.exposure if self.exposure > 1e-9 else None
+
+
+def normalized(weights: list[float] | tuple[float, ...], allowed: list[float] | None = None) -> list[float]:
+    """24 hourly shares that sum to 1: `weights` times the share of each hour the ad group may serve in.
+
+    `allowed` is per hour 0, 0.5 or 1 (dayparting in half hours); None means every hour entirely.
+    """
+    fractions = allowed if allowed is not None else [1.0] * HOURS
+    kept = [max(float(w), 0.0) * fractions[hour] for hour, w in enumerate(weights)]
+    total = sum(kept)
+    if total <= 0:  # no traffic expected at all in the allowed hours: spread over them evenly
+        kept = list(fractions) if sum(fractions) > 0 else [1.0] * HOURS
+        total = sum(kept)
+    return [w / total for w in kept]
+
+
+def passed_share(profile: list[float], seconds_into_day: float, day_seconds: float = 86_400.0) -> float:
+    """F(t): the share of the day's expected traffic before `seconds_into_day` (linear within each hour).
+
+    `day_seconds` is the local day's length (23 or 25 hours on a daylight-saving day): the profile's
+    24 hours are stretched over it, so F reaches 1 at the next midnight.
+    """
+    position = max(0.0, min(seconds_into_day / day_seconds, 1.0)) * HOURS
+    hour = min(int(position), HOURS - 1)
+    return min(1.0, sum(profile[:hour]) + profile[hour] * (position - hour))
+
+
+def step(
+    *,
+    previous: State | None,
+    day: str,
+    budget: int,
+    spent: int,
+    share: float,
+    at: float | None = None,
+) -> State:
+    """The next minute's state (its `throttle` is what the ad group may take) for today's budget and spend.
+
+    `share` is F(now); `at` is now in epoch seconds (None: every step counts as following the last).
+    A `previous` state of another day starts the new day with its potential.
+    """
+    new_day = previous is not None and previous.day != day
+    if previous is None:
+        previous = State(day, FIRST_THROTTLE, 0, share, 0.0, 0.0)
+    elif new_day:  # midnight: a new budget, the same audience
+        previous = replace(previous, day=day, spent=0, share=0.0)
+    gap = at is not None and previous.at > 0 and at - previous.at > GAP_SECONDS
+    spend_seen = previous.spend_seen * FORGET
+    exposure = previous.exposure * FORGET
+    traffic = max(share - previous.share, 0.0)
+    if traffic > 0 and not gap:
+        spend_seen += max(spent - previous.spent, 0)
+        exposure += previous.throttle * traffic
+    learned = State(day, previous.throttle, spent, share, spend_seen, exposure, previous.at if at is None else at)
+    return replace(learned, throttle=_throttle(learned, budget=budget, moving=traffic > 0, new_day=new_day))
+
+
+def _throttle(state: State, *, budget: int, moving: bool, new_day: bool) -> float:
+    remaining = budget - state.spent
+    if remaining <= 0:
+        return 0.0
+    current = max(state.throttle, MIN_THROTTLE)
+    rest = 1.0 - state.share
+    potential = state.potential
+    if rest <= 1e-6:  # the day's (or daypart's) last moments: as much as the traffic gives
+        wanted = 1.0
+    elif potential is None or potential * rest <= 0:  # nothing learned: double while traffic passes
+        wanted = 1.0 if moving else current
+    else:
+        wanted = remaining / (potential * rest)
+        if new_day:
+            return min(max(wanted, MIN_THROTTLE), 1.0)
+    bounded = min(max(wanted, current * MAX_STEP_DOWN), current * MAX_STEP_UP)
+    return min(max(bounded, MIN_THROTTLE), 1.0)

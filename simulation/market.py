@@ -1,0 +1,148 @@
+"""A synthetic marketplace for the simulator: advertisers, campaigns, ads with hidden true rates, people.
+
+Built straight into the database (bulk inserts, no per-object signals) with a seeded Random, so
+the same seed builds the same marketplace. Every advertiser is funded through the ledger.
+"""
+
+import math
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from accounts.models import Advertiser, User
+from billing import services as billing_services
+from campaigns.choices import BidStrategy, BudgetMode, Pacing, ReviewStatus
+from campaigns.models import Ad, AdGroup, Campaign, Placement
+
+PLACEMENTS = (  # key, floor CPM in US dollar micros, formats
+    ("feed", 500_000, ["image", "video"]),
+    ("stories", 800_000, ["image", "video"]),
+    ("search", 200_000, ["image", "text"]),
+)
+TIME_ZONES = ("UTC", "UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo")
+COUNTRIES = ("US", "DE", "GB", "FR", "JP", "BR", "IN", "CA")
+DEVICES = ("mobile", "mobile", "mobile", "tablet", "desktop")
+GENDERS = ("female", "male")
+
+
+@dataclass
+class Person:
+    user_id: str
+    country: str
+    device: str
+    age: int
+    gender: str
+    affinity: float  # how click-happy this person is (a multiplier on every ad's true CTR)
+
+
+@dataclass
+class Market:
+    run: str
+    placements: dict[str, str]  # placement key -> serving key (only the simulator knows it)
+    advertisers: list[int]
+    ad_groups: list[int]
+    true_ctr: dict[int, float]  # ad id -> hidden true click-through rate
+    true_cvr: dict[int, float]  # ad id -> hidden true conversion rate per click
+    people: list[Person] = field(default_factory=list)
+
+
+def _log_uniform(rng: random.Random, low: float, high: float) -> float:
+    return math.exp(rng.uniform(math.log(low), math.log(high)))
+
+
+def build(*, run: str, advertisers: int, people: int, rng: random.Random, start: datetime, staff: User) -> Market:
+    """The marketplace: `advertisers` advertisers with daily budgets of 1.00 to 10,000.00, funded for the run."""
+    from campaigns import services as campaign_services
+
+    placements = {}
+    for key, floor, formats in PLACEMENTS:
+        placement_key = f"{run}-{key}"
+        _, secret = campaign_services.placement_create(
+            key=placement_key, name=f"Simulated {key}", formats=formats, floor_cpm_usd_micros=floor
+        )
+        placements[placement_key] = secret
+    placement_rows = {p.key: p for p in Placement.objects.filter(key__in=placements)}
+    market = Market(run, placements, [], [], {}, {})
+    created = Advertiser.objects.bulk_create(
+        Advertiser(name=f"Sim {run} advertiser {n}", currency="USD", time_zone=rng.choice(TIME_ZONES)) for n in range(advertisers)
+    )
+    campaigns, groups, ads = [], [], []
+    plans = []
+    for advertiser in created:
+        daily = int(_log_uniform(rng, 1.0, 10_000.0) * 1_000_000)
+        campaign = Campaign(
+            advertiser=advertiser, name="Always on", objective="traffic", budget_mode=BudgetMode.UNLIMITED, created_at=start
+        )
+        campaigns.append(campaign)
+        plans.append((advertiser, campaign, daily))
+    Campaign.objects.bulk_create(campaigns)
+    group_placements = []
+    for _, campaign, daily in plans:
+        for g in range(rng.choice((1, 1, 2))):
+            strategy = rng.choice((BidStrategy.CPM, BidStrategy.CPM, BidStrategy.CPC))
+            bid = (
+                int(_log_uniform(rng, 1.0, 12.0) * 1_000_000)
+                if strategy == BidStrategy.CPM
+                else int(_log_uniform(rng, 0.1, 1.5) * 1_000_000)
+            )
+            group = AdGroup(
+                campaign=campaign,
+                name=f"Group {g}",
+                countries=rng.sample(COUNTRIES, rng.randint(2, len(COUNTRIES))) if rng.random() < 0.6 else [],
+                device_types=[] if rng.random() < 0.7 else ["mobile"],
+                start_time=start - timedelta(days=1),
+                budget_mode=BudgetMode.DAILY,
+                budget_micros=max(daily // (g + 1), 1_000_000),
+                pacing=Pacing.STANDARD if rng.random() < 0.9 else Pacing.ACCELERATED,
+                bid_strategy=strategy,
+                bid_micros=bid,
+                created_at=start,
+            )
+            groups.append(group)
+            group_placements.append(rng.sample(sorted(placement_rows), rng.randint(1, len(placement_rows))))
+    AdGroup.objects.bulk_create(groups)
+    through = AdGroup.placements.through
+    through.objects.bulk_create(
+        through(adgroup_id=group.pk, placement_id=placement_rows[key].pk)
+        for group, keys in zip(groups, group_placements, strict=True)
+        for key in keys
+    )
+    for group in groups:
+        for n in range(rng.choice((1, 2, 3))):
+            ads.append(
+                Ad(
+                    ad_group=group,
+                    format="image",
+                    display_name=f"Sim {n}",
+                    headline=f"Simulated ad {n}",
+                    body="A simulated ad.",
+                    media_url="https://cdn.example.com/sim.jpg",
+                    landing_url="https://shop.example.com/",
+                    call_to_action="learn_more",
+                    review_status=ReviewStatus.APPROVED,
+                    created_at=start,
+                )
+            )
+    Ad.objects.bulk_create(ads)
+    for ad in ads:
+        market.true_ctr[ad.pk] = min(_log_uniform(rng, 0.002, 0.05), 0.2)
+        market.true_cvr[ad.pk] = _log_uniform(rng, 0.01, 0.2)
+    for advertiser, _, daily in plans:
+        # Enough money for every day of the run and more: budgets, not balances, are what is measured.
+        billing_services.adjustment_post(
+            staff=staff, advertiser=advertiser, amount_micros=daily * 30, reason=f"Simulation {run} funds"
+        )
+    market.advertisers = [advertiser.pk for advertiser in created]
+    market.ad_groups = [group.pk for group in groups]
+    market.people = [
+        Person(
+            user_id=f"{run}-person-{n}",
+            country=rng.choice(COUNTRIES),
+            device=rng.choice(DEVICES),
+            age=rng.randint(18, 70),
+            gender=rng.choice(GENDERS),
+            affinity=_log_uniform(rng, 0.5, 2.0),
+        )
+        for n in range(people)
+    ]
+    return market
