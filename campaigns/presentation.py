@@ -7,7 +7,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from adplatform import money
-from delivery.status import NOTHING_SPENT, DeliveryStatus, Reason, SpendState, ad_group_status, ad_status, campaign_status
+from delivery.status import (
+    LEARNING_CLICKS,
+    LEARNING_CONVERSIONS,
+    LEARNING_IMPRESSIONS,
+    NOTHING_SPENT,
+    DeliveryStatus,
+    Reason,
+    SpendState,
+    ad_group_status,
+    ad_status,
+    campaign_status,
+)
 
 from . import selectors
 from .choices import (
@@ -30,6 +41,7 @@ from .models import Ad, AdGroup, Campaign
 
 TONES = {
     Reason.DELIVERING: "success",
+    Reason.LEARNING: "primary",  # serving, like delivering, but not settled yet
     Reason.IN_REVIEW: "info",
     Reason.NOT_STARTED: "info",
     Reason.OFF_SCHEDULE: "info",
@@ -41,6 +53,13 @@ TONES = {
     Reason.NO_BALANCE: "danger",
     Reason.LIFETIME_BUDGET_SPENT: "warning",
     Reason.DAILY_BUDGET_SPENT: "warning",
+}
+HINTS = {
+    Reason.LEARNING: (
+        f"Delivering while the system learns how people respond to its ads, until they have together "
+        f"{LEARNING_IMPRESSIONS:,} impressions and {LEARNING_CLICKS} clicks (and {LEARNING_CONVERSIONS} conversions for oCPM). "
+        "Results and costs can vary until then."
+    ),
 }
 REVIEW_TONES = {ReviewStatus.PENDING: "info", ReviewStatus.APPROVED: "success", ReviewStatus.REJECTED: "danger"}
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -89,10 +108,11 @@ class Badge:
     code: str
     label: str
     tone: str
+    hint: str = ""
 
 
 def delivery_badge(status: DeliveryStatus) -> Badge:
-    return Badge(status.code, status.label, TONES.get(status.reason, "secondary"))
+    return Badge(status.code, status.label, TONES.get(status.reason, "secondary"), HINTS.get(status.reason, ""))
 
 
 def amount(micros: int, currency: str) -> str:

@@ -1,7 +1,7 @@
-"""Reads for showing delivery: the money behind a list of items, and an advertiser's conversion pixels.
+"""Reads for showing delivery: the money and evidence behind a list of items, and an advertiser's conversion pixels.
 
 Items come already loaded through the tenancy gate (campaigns.selectors); `spend_state_for` only
-adds the hot state that delivery status needs, for a whole page at once. Pixels are read through
+adds the hot state and the learning evidence that delivery status needs, for a whole page at once. Pixels are read through
 the same gate (accounts.selectors.advertisers_for): outside it a pixel does not exist.
 """
 
@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 from django.http import Http404
 from redis import Redis
 
@@ -22,8 +22,8 @@ from billing.selectors import spendable_from
 from campaigns.models import Ad, AdGroup, Campaign
 
 from . import charging
-from .models import ConversionPixel
-from .status import SpendState
+from .models import AdPerformance, ConversionPixel
+from .status import Evidence, SpendState
 
 
 def pixels_for(user: User) -> QuerySet[ConversionPixel]:
@@ -58,13 +58,31 @@ def _number(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
+def evidence_for(ad_group_ids: Iterable[int]) -> dict[int, Evidence]:
+    """What the ads of each ad group have shown together (AdPerformance summed), in one query; every id gets an entry."""
+    wanted = list(ad_group_ids)
+    if not wanted:
+        return {}
+    evidence = dict.fromkeys(wanted, Evidence())
+    rows = (
+        AdPerformance.objects.filter(ad__ad_group_id__in=wanted)
+        .values("ad__ad_group_id")
+        .annotate(impressions=Sum("impressions"), clicks=Sum("clicks"), conversions=Sum("conversions"))
+        .order_by()
+    )
+    for row in rows:
+        evidence[row["ad__ad_group_id"]] = Evidence(row["impressions"], row["clicks"], row["conversions"])
+    return evidence
+
+
 def spend_state_for(items: Iterable[Campaign | AdGroup | Ad], *, now: datetime, client: Redis | None = None) -> SpendState:
-    """Today's and lifetime charges, money left and the charge script's marks behind `items`, in one round trip.
+    """Today's and lifetime charges, money left, the charge script's marks and the learning evidence behind `items`.
 
     One pipelined MGET of every counter key plus one ZMSCORE of the exhausted marks, for any number
-    of items. Money left is the advertiser's Redis allowance minus what was charged (the guard the
-    charge script enforces); only for an advertiser whose allowance Redis does not hold (lost, not
-    yet rebuilt) is the ledger's spendable amount read instead, in one query for all of them.
+    of items, and one query of the ad groups' evidence (`evidence_for`). Money left is the
+    advertiser's Redis allowance minus what was charged (the guard the charge script enforces);
+    only for an advertiser whose allowance Redis does not hold (lost, not yet rebuilt) is the
+    ledger's spendable amount read instead, in one query for all of them.
     """
     ad_groups, campaigns = _budgets_behind(items)
     if not campaigns:
@@ -109,4 +127,6 @@ def spend_state_for(items: Iterable[Campaign | AdGroup | Ad], *, now: datetime, 
             )
     moment = now.timestamp()
     in_force = frozenset(mark for mark, score in zip(marks, scores, strict=True) if score is not None and score > moment)
-    return SpendState(ad_group_today, ad_group_lifetime, campaign_today, campaign_lifetime, money_left, in_force)
+    return SpendState(
+        ad_group_today, ad_group_lifetime, campaign_today, campaign_lifetime, money_left, in_force, evidence_for(ad_groups)
+    )

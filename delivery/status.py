@@ -1,9 +1,10 @@
 """Delivery status: the single most important reason an ad, ad group or campaign is or is not delivering.
 
 Computed here and nowhere else; every page, API response and admin list shows these. Pure functions
-over loaded model instances and a `SpendState` (what delivery's Redis counters say about money,
-read for a whole list at once by `delivery.selectors.spend_state_for`): callers prefetch
-`ad_groups__ads` so a list costs no query per row and one Redis round trip in all.
+over loaded model instances and a `SpendState` (what delivery's Redis counters say about money and
+what the ad groups' ads have shown so far, read for a whole list at once by
+`delivery.selectors.spend_state_for`): callers prefetch `ad_groups__ads` so a list costs no query
+per row, one Redis round trip and one query of the evidence in all.
 
 An ad's reason is the first that applies, in this order:
 
@@ -22,12 +23,38 @@ An ad's reason is the first that applies, in this order:
     in the advertiser's time zone, so a lifetime budget that is also spent is the one that binds.
 10. outside its dayparting hours: a spent budget or no balance is more important, since the ad
     would not deliver in its next half hour either.
-11. delivering
+11. learning: it serves, but its ad group has not yet gathered enough evidence (below)
+12. delivering
 
 A budget counts as spent when its counter has reached it, or when the charge script has marked it
 as unable to take one more charge at the price being paid (its counter then stops short of the
 budget by less than one price). An ad group or campaign shows the reason of its own state (archived,
-ended, paused) or else the best of its children's: the one closest to delivering (CHILD_PREFERENCE).
+ended, paused) or else the best of its children's: delivering, then learning, then the one closest
+to delivering (CHILD_PREFERENCE).
+
+Learning. An ad group learns until its ads together have LEARNING_IMPRESSIONS valid impressions and
+LEARNING_CLICKS clicks, and an oCPM ad group also LEARNING_CONVERSIONS conversions (the evidence
+`delivery.services.post_spend` counts into AdPerformance, and `delivery.index` turns into each ad's
+Beta posteriors). A learning item serves like a delivering one: `DeliveryStatus.delivering` is true
+for both; learning only says that its CTR and conversion-rate estimates still move a lot, so its
+share of traffic and its cost per result may change. The thresholds are the point where the
+evidence outweighs the prior and the posterior is narrow:
+
+- 1,000 impressions weigh five times the CTR prior (`index.PRIOR_IMPRESSIONS`, 200), so the
+  posterior mean has moved at least 5/6 of the way from the placement's average to the ad's own CTR.
+- For Beta(a, b) the relative spread is sd / mean = sqrt(b / (a (a + b + 1))) < 1 / sqrt(a), and
+  a is more than the clicks (or conversions) seen. 20 clicks put the CTR's relative spread below
+  1 / sqrt(20) = 22%, against the prior's 70% at a 1% placement CTR (99% at 0.5%); 10 conversions
+  put the conversion rate's below 1 / sqrt(10) = 32% (about 30%), against the prior's 95%
+  (`index.DEFAULT_CVR` 5% with the weight of `index.PRIOR_CLICKS`, 20): a third of the prior's
+  spread or less either way. An oCPM score multiplies both rates, so it needs both.
+
+Meta and TikTok ask for about 50 optimisation events a week before leaving learning; their models
+are per audience and per bid, these posteriors are per ad and need fewer. The evidence of all an ad
+group's ads counts, paused and archived ones too, and it is never reset: a new ad in an ad group
+that has left learning does not put it back (the auction gives the new ad its first audience by
+Thompson sampling all the same). Learning is judged only for ad groups in `SpendState.evidence`
+(the spend state read for a page has every one of them).
 """
 
 from collections.abc import Mapping
@@ -37,12 +64,13 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from accounts.models import Advertiser
-from campaigns.choices import SLOTS_PER_DAY, BudgetMode, ReviewStatus, Status
+from campaigns.choices import SLOTS_PER_DAY, BidStrategy, BudgetMode, ReviewStatus, Status
 from campaigns.models import Ad, AdGroup, Campaign
 
 
 class Reason(StrEnum):
     DELIVERING = "delivering"
+    LEARNING = "learning"
     ACCOUNT_SUSPENDED = "account_suspended"
     ARCHIVED = "archived"
     CAMPAIGN_ARCHIVED = "campaign_archived"
@@ -66,6 +94,7 @@ class Reason(StrEnum):
 
 LABELS = {
     Reason.DELIVERING: "Delivering",
+    Reason.LEARNING: "Learning",
     Reason.ACCOUNT_SUSPENDED: "Account suspended",
     Reason.ARCHIVED: "Archived",
     Reason.CAMPAIGN_ARCHIVED: "Campaign archived",
@@ -86,6 +115,14 @@ LABELS = {
     Reason.LIFETIME_BUDGET_SPENT: "Lifetime budget spent",
     Reason.DAILY_BUDGET_SPENT: "Daily budget spent",
 }
+
+# Reasons of an item that serves: a child that delivers beats one that learns, which beats the rest.
+SERVING = (Reason.DELIVERING, Reason.LEARNING)
+
+# Evidence an ad group's ads need together before it leaves learning (why these: the module's docstring).
+LEARNING_IMPRESSIONS = 1_000
+LEARNING_CLICKS = 20
+LEARNING_CONVERSIONS = 10  # oCPM only
 
 # When nothing below an item delivers, the child reason most worth showing: the one closest to delivering
 # (what resumes by itself soonest first, then what needs someone to act).
@@ -119,10 +156,28 @@ class DeliveryStatus:
 
     @property
     def delivering(self) -> bool:
-        return self.reason == Reason.DELIVERING
+        """Whether it serves: a learning item does."""
+        return self.reason in SERVING
 
     def as_dict(self) -> dict[str, str | bool]:
         return {"code": self.code, "label": self.label, "delivering": self.delivering}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Valid impressions, clicks and conversions of an ad group's ads together (from AdPerformance)."""
+
+    impressions: int = 0
+    clicks: int = 0
+    conversions: int = 0
+
+
+def learned(evidence: Evidence, bid_strategy: str) -> bool:
+    """Whether an ad group with this evidence and bid strategy has left learning (thresholds above)."""
+    enough = evidence.impressions >= LEARNING_IMPRESSIONS and evidence.clicks >= LEARNING_CLICKS
+    if bid_strategy == BidStrategy.OCPM:
+        return enough and evidence.conversions >= LEARNING_CONVERSIONS
+    return enough
 
 
 @dataclass(frozen=True)
@@ -133,7 +188,9 @@ class SpendState:
     an id that is absent has spent nothing. `money_left` is per advertiser (spendable money not
     yet charged); an advertiser absent from it is not judged. `exhausted` holds the charge script's
     marks still in force ("ag:<id>", "c:<id>", "a:<id>"): a budget or balance that cannot take one
-    more charge. The default is nothing spent and nothing known, so no money reason ever applies.
+    more charge. `evidence` is per ad group (what its ads have shown so far); an ad group absent
+    from it is not judged for learning. The default is nothing spent and nothing known, so no money
+    reason and no learning ever applies.
     """
 
     ad_group_today: Mapping[int, int] = field(default_factory=dict)
@@ -142,6 +199,7 @@ class SpendState:
     campaign_lifetime: Mapping[int, int] = field(default_factory=dict)
     money_left: Mapping[int, int] = field(default_factory=dict)
     exhausted: frozenset[str] = frozenset()
+    evidence: Mapping[int, Evidence] = field(default_factory=dict)
 
 
 NOTHING_SPENT = SpendState()
@@ -208,6 +266,13 @@ def _money(ad_group: AdGroup, spend: SpendState) -> Reason | None:
     return None
 
 
+def _learning(ad_group: AdGroup, spend: SpendState) -> Reason | None:
+    evidence = spend.evidence.get(ad_group.pk)
+    if evidence is None or learned(evidence, ad_group.bid_strategy):
+        return None
+    return Reason.LEARNING
+
+
 def _chain(campaign: Campaign, ad_group: AdGroup | None) -> Reason | None:
     """Reasons from the account and the parents, strongest first."""
     if campaign.advertiser.status != Advertiser.Status.ACTIVE:
@@ -235,14 +300,16 @@ def ad_status(ad: Ad, *, now: datetime, spend: SpendState = NOTHING_SPENT) -> De
         or (Reason.NOT_STARTED if now < ad_group.start_time else None)
         or _money(ad_group, spend)
         or (None if in_dayparting(ad_group.dayparting, now, campaign.advertiser.time_zone) else Reason.OFF_SCHEDULE)
+        or _learning(ad_group, spend)
         or Reason.DELIVERING
     )
     return DeliveryStatus(reason)
 
 
 def _best_child(reasons: list[Reason], *, paused_as: Reason) -> Reason:
-    if Reason.DELIVERING in reasons:
-        return Reason.DELIVERING
+    for serving in SERVING:
+        if serving in reasons:
+            return serving
     mapped = [paused_as if reason in (Reason.PAUSED, Reason.AD_GROUP_PAUSED) else reason for reason in reasons]
     for candidate in CHILD_PREFERENCE:
         if candidate in mapped:

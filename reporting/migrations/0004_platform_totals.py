@@ -4,23 +4,21 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reporting', '0003_email_reports_schedule'),
+        ("reporting", "0003_email_reports_schedule"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PlatformTotals',
-            fields=[
-            ],
+            name="PlatformTotals",
+            fields=[],
             options={
-                'verbose_name': 'platform totals',
-                'verbose_name_plural': 'platform totals',
-                'proxy': True,
-                'indexes': [],
-                'constraints': [],
+                "verbose_name": "platform totals",
+                "verbose_name_plural": "platform totals",
+                "proxy": True,
+                "indexes": [],
+                "constraints": [],
             },
-            bases=('reporting.dailyadrow',),
+            bases=("reporting.dailyadrow",),
         ),
     ]

@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
 from accounts.models import IdempotencyKey, Role
 from adplatform import clock
 from campaigns.models import Ad, AdGroup, Campaign, Interest, Placement
+from tests.delivery.test_status_spend import season
 from tests.factories import (
     AdFactory,
     AdGroupFactory,
@@ -79,10 +80,11 @@ def iso(moment: datetime) -> str:
 
 
 def delivery(code: str, label: str) -> dict:
-    return {"code": code, "label": label, "delivering": code == "delivering"}
+    return {"code": code, "label": label, "delivering": code in ("delivering", "learning")}
 
 
 DELIVERING = delivery("delivering", "Delivering")
+LEARNING = delivery("learning", "Learning")  # serving, before its ads have shown enough (delivery.status)
 IN_REVIEW = delivery("in_review", "In review")
 
 
@@ -124,7 +126,7 @@ def search(db: None) -> Placement:
 
 @dataclass
 class Items:
-    """The bakery's campaign -> ad group -> ad, built directly (approved, delivering)."""
+    """The bakery's campaign -> ad group -> ad, built directly (approved, past learning: delivering)."""
 
     campaign: Campaign
     ad_group: AdGroup
@@ -140,6 +142,7 @@ def items(tenancy, feed) -> Items:
     campaign = CampaignFactory(advertiser=tenancy.bakery, name="Bread", objective="traffic")
     ad_group = AdGroupFactory(campaign=campaign, name="Mornings", placements=[feed])
     ad = AdFactory(ad_group=ad_group)
+    season(ad)
     return Items(campaign, ad_group, ad)
 
 
@@ -303,16 +306,16 @@ def test_an_advertiser_builds_a_campaign_over_the_api_and_staff_approve_it(tenan
     # when: staff approve the ad
     approved = staff.post(f"{ADS}{ad.pk}/review", {"decision": "approve"})
 
-    # then: the ad and the whole campaign deliver
+    # then: the ad and the whole campaign deliver, learning first (a new ad has shown nothing yet)
     assert approved.status_code == 200
     assert (
-        approved.json() | {"review_status": "approved", "reviewed_at": iso(now), "delivery_status": DELIVERING} == approved.json()
+        approved.json() | {"review_status": "approved", "reviewed_at": iso(now), "delivery_status": LEARNING} == approved.json()
     )
     ad.refresh_from_db()
     assert (ad.review_status, ad.reviewed_by_id, ad.reviewed_at) == ("approved", reviewer.pk, now)
-    assert owner.get(f"{CAMPAIGNS}{campaign.pk}/").json()["delivery_status"] == DELIVERING
-    assert owner.get(f"{AD_GROUPS}{ad_group.pk}/").json()["delivery_status"] == DELIVERING
-    assert owner.get(f"{ADS}{ad.pk}/").json()["delivery_status"] == DELIVERING
+    assert owner.get(f"{CAMPAIGNS}{campaign.pk}/").json()["delivery_status"] == LEARNING
+    assert owner.get(f"{AD_GROUPS}{ad_group.pk}/").json()["delivery_status"] == LEARNING
+    assert owner.get(f"{ADS}{ad.pk}/").json()["delivery_status"] == LEARNING
 
 
 # --- who may do what, on every endpoint ------------------------------------------------------------

@@ -20,6 +20,7 @@ from accounts.session import SESSION_KEY
 from adplatform import clock
 from campaigns import services
 from campaigns.models import Ad, AdGroup, Campaign, Interest, Placement
+from tests.delivery.test_status_spend import season
 from tests.factories import CampaignFactory, MembershipFactory, PlacementFactory, UserFactory, fund
 
 MOMENT = datetime(2026, 3, 10, 11, 0, tzinfo=UTC)  # Tuesday 12:00 in Berlin (CET)
@@ -218,7 +219,7 @@ def make_campaign(actor, advertiser, name, *, objective="traffic", budget="5.00"
 
 @dataclass
 class World:
-    fresh_bread: Campaign  # delivering: approved ad, inside its dayparting hours
+    fresh_bread: Campaign  # delivering: approved ad past learning, inside its dayparting hours
     croissants: Campaign  # paused
     awareness: Campaign  # no ad groups
     old: Campaign  # archived
@@ -238,6 +239,7 @@ def world(tenancy, feed, staff) -> World:
     old = make_campaign(tenancy.owner, tenancy.bakery, "Winter menu", ad_group=False, status="archived")
     competitor = make_campaign(tenancy.agent_b, tenancy.client_b1, "Competitor bread")
     ad_group = fresh_bread.ad_groups.get()
+    season(ad_group.ads.get())
     competitor_ad_group = competitor.ad_groups.get()
     return World(
         fresh_bread,

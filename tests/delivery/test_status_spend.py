@@ -1,7 +1,9 @@
 """delivery.status with money: no balance, lifetime and daily budgets spent, read from real Redis counters.
 
 The counters are set through delivery.charging's key helpers, exactly where the charge script keeps
-them; delivery.selectors.spend_state_for reads them for a whole list in one round trip.
+them; delivery.selectors.spend_state_for reads them for a whole list in one round trip (and the
+ads' learning evidence in one query). Ads here have the evidence of an ad group past learning
+unless a case says otherwise (tests/delivery/test_learning.py covers learning itself).
 """
 
 from datetime import UTC, datetime, timedelta
@@ -15,9 +17,13 @@ from adplatform import clock
 from adplatform.redis_client import get_redis
 from campaigns import selectors
 from delivery import charging
+from delivery.models import AdPerformance
 from delivery.selectors import spend_state_for
 from delivery.status import (
     LABELS,
+    LEARNING_CLICKS,
+    LEARNING_CONVERSIONS,
+    LEARNING_IMPRESSIONS,
     NOTHING_SPENT,
     DeliveryStatus,
     Reason,
@@ -40,6 +46,12 @@ CAMPAIGN_DAILY = 50_000_000
 LIFETIME = 300_000_000
 
 R = Reason
+SEASONED = {"impressions": LEARNING_IMPRESSIONS, "clicks": LEARNING_CLICKS, "conversions": LEARNING_CONVERSIONS}
+
+
+def season(*ads, **evidence):
+    """Give `ads` the evidence of an ad group past learning (what delivery.services.post_spend counts), or `evidence`."""
+    AdPerformance.objects.bulk_create(AdPerformance(ad=ad, **(SEASONED | evidence)) for ad in ads)
 
 
 def build(tenancy, setup):
@@ -68,6 +80,8 @@ def build(tenancy, setup):
         review_status=review,
         review_reason="The image is blurry." if review == "rejected" else "",
     )
+    if setup.get("evidence", SEASONED) is not None:
+        season(ad, **setup.get("evidence", SEASONED))
     set_counters(bakery.pk, campaign.pk, ad_group.pk, setup)
     return campaign.pk, ad_group.pk, ad.pk
 
@@ -202,6 +216,12 @@ MONEY_CHAIN = {
     ),
     "no balance beats off schedule": ({"charged": FUNDS, "dayparting": [NOW_SLOT_BERLIN + 1]}, everywhere(R.NO_BALANCE)),
     "off schedule with money and budget left": ({"dayparting": [NOW_SLOT_BERLIN + 1]}, everywhere(R.OFF_SCHEDULE)),
+    # learning: serving, but the ad group's ads have not shown enough yet (no evidence at all here)
+    "learning": ({"evidence": None}, everywhere(R.LEARNING)),
+    "learning with money and budget left": ({"evidence": None, "ad_group_today": AD_GROUP_DAILY - 1}, everywhere(R.LEARNING)),
+    "no balance beats learning": ({"evidence": None, "charged": FUNDS}, everywhere(R.NO_BALANCE)),
+    "a spent budget beats learning": ({"evidence": None, "ad_group_today": AD_GROUP_DAILY}, everywhere(R.DAILY_BUDGET_SPENT)),
+    "off schedule beats learning": ({"evidence": None, "dayparting": [NOW_SLOT_BERLIN + 1]}, everywhere(R.OFF_SCHEDULE)),
     "not started beats no balance": ({"charged": FUNDS, "start": NOW + timedelta(hours=1)}, everywhere(R.NOT_STARTED)),
     "not started beats a spent budget": (
         {"ad_group_today": AD_GROUP_DAILY, "start": NOW + timedelta(hours=1)},
@@ -277,7 +297,7 @@ def test_one_ad_group_with_budget_left_keeps_the_campaign_delivering(tenancy):
     campaign = CampaignFactory(advertiser=tenancy.bakery, budget_mode="unlimited", budget_micros=0)
     spent = ad_group_in(campaign)
     AdFactory(ad_group=spent)
-    AdFactory(ad_group=ad_group_in(campaign))
+    season(AdFactory(ad_group=ad_group_in(campaign)))
     set_counters(tenancy.bakery.pk, campaign.pk, spent.pk, {"ad_group_today": AD_GROUP_DAILY})
 
     assert campaign_reason(tenancy, campaign) == R.DELIVERING
@@ -332,7 +352,7 @@ def counting_client():
     pool.disconnect()
 
 
-def test_one_round_trip_and_no_query_for_a_whole_list(tenancy, counting_client, django_assert_num_queries):
+def test_one_round_trip_and_one_query_for_a_whole_list(tenancy, counting_client, django_assert_num_queries):
     # given: two advertisers' campaigns, ten ad groups each, with budgets on both levels and money
     fund(actor=tenancy.owner, advertiser=tenancy.bakery)
     fund(actor=tenancy.agent_a, advertiser=tenancy.client_a1)
@@ -341,7 +361,7 @@ def test_one_round_trip_and_no_query_for_a_whole_list(tenancy, counting_client, 
         for number in range(3):
             campaign = CampaignFactory(advertiser=advertiser, budget_mode="daily", budget_micros=CAMPAIGN_DAILY)
             for _ in range(10):
-                AdFactory(ad_group=ad_group_in(campaign))
+                season(AdFactory(ad_group=ad_group_in(campaign)))
             if number == 0:
                 spent_ids.append(campaign.pk)
                 get_redis().set(charging.campaign_day_key(advertiser.pk, campaign.pk, TODAY), CAMPAIGN_DAILY)
@@ -350,15 +370,16 @@ def test_one_round_trip_and_no_query_for_a_whole_list(tenancy, counting_client, 
     )
 
     # when: the spend state of the whole list is read
-    with django_assert_num_queries(0):
+    with django_assert_num_queries(1):  # the learning evidence of all 60 ad groups
         spend = spend_state_for(campaigns, now=NOW, client=counting_client)
 
-    # then: one round trip and no query for 6 campaigns, 60 ad groups and 2 advertisers
+    # then: one round trip and one query for 6 campaigns, 60 ad groups and 2 advertisers
     assert CountingConnection.sends == 1
-    assert (len(spend.ad_group_today), len(spend.campaign_today), dict(spend.money_left)) == (
+    assert (len(spend.ad_group_today), len(spend.campaign_today), dict(spend.money_left), len(spend.evidence)) == (
         60,
         6,
         {tenancy.bakery.pk: FUNDS, tenancy.client_a1.pk: FUNDS},
+        60,
     )
     reasons = {campaign.pk: campaign_status(campaign, now=NOW, spend=spend).reason for campaign in campaigns}
     assert sorted(pk for pk, reason in reasons.items() if reason == R.DAILY_BUDGET_SPENT) == sorted(spent_ids)
@@ -369,7 +390,7 @@ def test_an_advertiser_redis_lost_is_judged_by_its_ledger(tenancy, counting_clie
     # given: the bakery has money, the Client A1 account none, and Redis lost both balance guards
     fund(actor=tenancy.owner, advertiser=tenancy.bakery)
     bakery_campaign = CampaignFactory(advertiser=tenancy.bakery)
-    AdFactory(ad_group=ad_group_in(bakery_campaign))
+    season(AdFactory(ad_group=ad_group_in(bakery_campaign)))
     client_campaign = CampaignFactory(advertiser=tenancy.client_a1)
     AdFactory(ad_group=ad_group_in(client_campaign))
     get_redis().delete(charging.allowance_key(tenancy.bakery.pk), charging.allowance_key(tenancy.client_a1.pk))
@@ -379,7 +400,7 @@ def test_an_advertiser_redis_lost_is_judged_by_its_ledger(tenancy, counting_clie
     ]
 
     # when
-    with django_assert_num_queries(1):  # one query of the ledger's balances for both
+    with django_assert_num_queries(2):  # the learning evidence, and one query of the ledger's balances for both
         spend = spend_state_for(campaigns, now=NOW, client=counting_client)
 
     # then: still one round trip; the ledger says who has money
