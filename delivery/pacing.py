@@ -19,10 +19,16 @@ Each minute the controller
 3. moves towards throttle* at most x2 or /2 per minute (no jumps between 0 and 1 on noise), and
    stays within [MIN_THROTTLE, 1].
 
-Traffic far above the forecast shows up as a higher P within minutes and the throttle falls; far
-below, P falls and the throttle rises to 1. A budget edited mid-day changes the remaining budget
-at once. A new day starts from the previous day's potential, at the throttle that plans its whole
-budget over its whole traffic (the step limits guard against noise, not against a new budget).
+Traffic off the forecast is measured where it can be: when the placements have a learned profile,
+`pace` passes the ad requests that came since the last step and the number the profile expected.
+Their ratio (a ratio of sums with a 3-minute half-life, shrunk towards 1 while few requests were
+expected) scales the traffic the potential is learned against and the plan: throttle* =
+remaining / (P x rest x ratio). A burst of 6x the traffic for half an hour is then met within
+minutes, at the ÷2 steps, instead of after the 30-minute memory of P has caught up; traffic the
+profile did not expect at all (no history) still shows up, more slowly, as a higher or lower P.
+A budget edited mid-day changes the remaining budget at once. A new day starts from the previous
+day's potential, at the throttle that plans its whole budget over its whole traffic (the step
+limits guard against noise, not against a new budget).
 
 Steps are learned from only when they follow the previous one closely: an ad group that was not
 paced for a while (paused, outside its schedule, the beat down) saw traffic it could not take, so
@@ -39,6 +45,9 @@ FORGET = 0.5 ** (1 / HALF_LIFE_STEPS)
 MAX_STEP_UP = 2.0
 MAX_STEP_DOWN = 0.5
 FIRST_THROTTLE = 0.05  # nothing learned yet: start small, double every minute while traffic passes
+REQUESTS_FORGET = 0.5 ** (1 / 3.0)  # the traffic ratio's memory: a 3-minute half-life
+REQUESTS_PRIOR = 10.0  # expected requests of pseudo-evidence that the traffic is as forecast
+MIN_RATIO, MAX_RATIO = 0.05, 20.0
 GAP_SECONDS = 300.0  # a step this long after the previous one was not paced in between: nothing to learn from it
 HOURS = 24
 
@@ -61,11 +70,19 @@ class State:
     spend_seen: float  # forgetting sums of the ratio estimator: spend ...
     exposure: float  # ... over throttle x traffic share
     at: float = 0.0  # when the step ran (epoch seconds; 0: not known)
+    requests_seen: float = 0.0  # forgetting sums of the traffic ratio: ad requests that came ...
+    requests_expected: float = 0.0  # ... over those the profile expected
 
     @property
     def potential(self) -> float | None:
         """Spend per unit of the day's traffic at throttle 1, or None before anything was seen."""
         return self.spend_seen / self.exposure if self.exposure > 1e-9 else None
+
+    @property
+    def traffic_ratio(self) -> float:
+        """Lately's traffic over the forecast's (1 without measurements)."""
+        ratio = (self.requests_seen + REQUESTS_PRIOR) / (self.requests_expected + REQUESTS_PRIOR)
+        return min(max(ratio, MIN_RATIO), MAX_RATIO)
 
 
 def normalized(weights: list[float] | tuple[float, ...], allowed: list[float] | None = None) -> list[float]:
@@ -101,10 +118,12 @@ def step(
     spent: int,
     share: float,
     at: float | None = None,
+    requests: tuple[float, float] | None = None,
 ) -> State:
     """The next minute's state (its `throttle` is what the ad group may take) for today's budget and spend.
 
-    `share` is F(now); `at` is now in epoch seconds (None: every step counts as following the last).
+    `share` is F(now); `at` is now in epoch seconds (None: every step counts as following the last);
+    `requests` the ad requests since the last step and the number expected (None: not measured).
     A `previous` state of another day starts the new day with its potential.
     """
     new_day = previous is not None and previous.day != day
@@ -113,13 +132,17 @@ def step(
     elif new_day:  # midnight: a new budget, the same audience
         previous = replace(previous, day=day, spent=0, share=0.0)
     gap = at is not None and previous.at > 0 and at - previous.at > GAP_SECONDS
+    seen, expected = previous.requests_seen * REQUESTS_FORGET, previous.requests_expected * REQUESTS_FORGET
+    if requests is not None and not gap:
+        seen, expected = seen + max(requests[0], 0.0), expected + max(requests[1], 0.0)
     spend_seen = previous.spend_seen * FORGET
     exposure = previous.exposure * FORGET
     traffic = max(share - previous.share, 0.0)
+    learned = State(day, previous.throttle, spent, share, spend_seen, exposure, previous.at if at is None else at, seen, expected)
     if traffic > 0 and not gap:
         spend_seen += max(spent - previous.spent, 0)
-        exposure += previous.throttle * traffic
-    learned = State(day, previous.throttle, spent, share, spend_seen, exposure, previous.at if at is None else at)
+        exposure += previous.throttle * traffic * learned.traffic_ratio
+        learned = replace(learned, spend_seen=spend_seen, exposure=exposure)
     return replace(learned, throttle=_throttle(learned, budget=budget, moving=traffic > 0, new_day=new_day))
 
 
@@ -132,10 +155,10 @@ def _throttle(state: State, *, budget: int, moving: bool, new_day: bool) -> floa
     potential = state.potential
     if rest <= 1e-6:  # the day's (or daypart's) last moments: as much as the traffic gives
         wanted = 1.0
-    elif potential is None or potential * rest <= 0:  # nothing learned: double while traffic passes
+    elif potential is None or potential * rest * state.traffic_ratio <= 0:  # nothing learned: double while traffic passes
         wanted = 1.0 if moving else current
     else:
-        wanted = remaining / (potential * rest)
+        wanted = remaining / (potential * rest * state.traffic_ratio)
         if new_day:
             return min(max(wanted, MIN_THROTTLE), 1.0)
     bounded = min(max(wanted, current * MAX_STEP_DOWN), current * MAX_STEP_UP)

@@ -636,37 +636,108 @@ def pixel_deactivate(*, actor: User, pixel: ConversionPixel) -> None:
 # --- pacing ---------------------------------------------------------------------------------------
 
 PACING_STATE_KEY = "delivery:pacing:state"  # hash: "ag:<id>" / "c:<id>" -> the controller's state (JSON)
+# hash: placement -> "<YYYYMMDDHH> <its requests counted in that UTC hour> <epoch seconds>", read at the last run
+PACING_REQUESTS_KEY = "delivery:pacing:requests"
+# A controller to step: kind ("ag" / "c"), the ad group or campaign, its id, its advertiser's zone,
+# the local day, F(now), and (requests counted, requests expected) since the last run if measured.
+_Plan = tuple[str, AdGroup | Campaign, int, ZoneInfo, date, float, tuple[float, float] | None]
 PROFILE_DAYS = 7
 
 
 def traffic_profiles(placements: Iterable[str], *, moment: datetime | None = None) -> dict[str, list[float] | None]:
-    """Per placement, its ad requests per UTC hour of the day over the last 7 days (None without any)."""
+    """Per placement, its mean ad requests per UTC hour of the day over the last 7 days (None: under a day of history)."""
     wanted = sorted(set(placements))
-    now = moment or clock.now()
-    hours = [now.astimezone(UTC) - timedelta(hours=back) for back in range(1, PROFILE_DAYS * 24 + 1)]
+    return _full_profiles(_traffic_history(wanted, moment or clock.now())) if wanted else {}
+
+
+def _traffic_history(placements: list[str], now: datetime) -> dict[str, tuple[list[float | None], int]]:
+    """Per placement: its mean ad requests per UTC hour of the day over the last 7 days, and its hours with requests.
+
+    An hour of the day its history does not cover yet (before its first counted hour) is None; a
+    quiet hour since then counts as quiet. A mean, not a sum: with less than a week of history the
+    hours of the day already seen twice would otherwise weigh double, and F(t) would run ahead of
+    the day's traffic.
+    """
+    hours = [now.astimezone(UTC) - timedelta(hours=back) for back in range(1, PROFILE_DAYS * 24 + 1)]  # newest first
     pipe = get_redis().pipeline(transaction=False)
     for hour in hours:
-        pipe.hmget(index.TRAFFIC_KEY.format(hour=hour.strftime("%Y%m%d%H")), wanted) if wanted else pipe.ping()
-    profiles: dict[str, list[float]] = {placement: [0.0] * pacing.HOURS for placement in wanted}
-    hours_seen: dict[str, int] = dict.fromkeys(wanted, 0)
-    for hour, counts in zip(hours, pipe.execute(), strict=True):
-        if not wanted:
-            break
-        for placement, count in zip(wanted, counts, strict=True):
-            if count is not None and int(count) > 0:
-                profiles[placement][hour.hour] += int(count)
-                hours_seen[placement] += 1
-    # Less than a day of history says nothing about the hours not seen yet: the default shape until then.
-    return {placement: (weights if hours_seen[placement] >= pacing.HOURS else None) for placement, weights in profiles.items()}
+        pipe.hmget(index.TRAFFIC_KEY.format(hour=hour.strftime("%Y%m%d%H")), placements)
+    rows = pipe.execute()
+    history: dict[str, tuple[list[float | None], int]] = {}
+    for n, placement in enumerate(placements):
+        counts = [int(row[n] or 0) for row in rows]
+        seen = [back for back, count in enumerate(counts) if count > 0]
+        totals, days = [0.0] * pacing.HOURS, [0] * pacing.HOURS
+        for back in range(seen[-1] + 1 if seen else 0):
+            totals[hours[back].hour] += counts[back]
+            days[hours[back].hour] += 1
+        history[placement] = ([total / count if count else None for total, count in zip(totals, days, strict=True)], len(seen))
+    return history
 
 
-def _local_profile(utc_weights: list[float], zone: ZoneInfo, day: date) -> list[float]:
-    """UTC-hour weights as local hours of `day` (each local hour takes the UTC hour it mostly falls in)."""
-    local = []
-    for hour in range(pacing.HOURS):
-        middle = datetime.combine(day, dt_time(hour, 30), tzinfo=zone).astimezone(UTC)
-        local.append(utc_weights[middle.hour])
-    return local
+def _full_profiles(history: dict[str, tuple[list[float | None], int]]) -> dict[str, list[float] | None]:
+    """The placements with at least a day of hours with requests: their profiles (every hour of the day covered)."""
+    return {
+        placement: [mean or 0.0 for mean in means] if hours_seen >= pacing.HOURS else None
+        for placement, (means, hours_seen) in history.items()
+    }
+
+
+def _expected_requests(profile: list[float], start: datetime, end: datetime) -> float:
+    """The ad requests a profile of mean requests per UTC hour expects between `start` and `end`."""
+    total, moment = 0.0, start.astimezone(UTC)
+    while moment < end:
+        until = min(moment.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1), end)
+        total += profile[moment.hour] * (until - moment).total_seconds() / 3600
+        moment = until
+    return total
+
+
+def _requests_since_last_run(
+    placements: list[str], profiles: dict[str, list[float] | None], now: datetime
+) -> tuple[dict[str, tuple[float, float]], dict[Any, Any]]:
+    """Per placement with a profile: (ad requests counted since the last run, requests its profile expected).
+
+    Also returns the readings to keep for the next run. The counters are the hourly hashes the
+    decision view fills, so a reading of the previous hour is carried over the hour's turn.
+    """
+    if not placements:
+        return {}, {}
+    hours = [(now - timedelta(hours=back)).astimezone(UTC).strftime("%Y%m%d%H") for back in (0, 1)]
+    pipe = get_redis().pipeline(transaction=False)
+    for hour in hours:
+        pipe.hmget(index.TRAFFIC_KEY.format(hour=hour), placements)
+    pipe.hmget(PACING_REQUESTS_KEY, placements)
+    counts, counted_before, readings = pipe.execute()
+    measured: dict[str, tuple[float, float]] = {}
+    kept: dict[Any, Any] = {}
+    for placement, count, before, reading in zip(placements, counts, counted_before, readings, strict=True):
+        kept[placement] = f"{hours[0]} {int(count or 0)} {now.timestamp()}"
+        profile = profiles.get(placement)
+        if profile is None or reading is None:
+            continue
+        hour, last, at = reading.decode().split()
+        if not 0 < now.timestamp() - float(at) <= pacing.GAP_SECONDS or hour not in hours:
+            continue
+        came = int(count or 0) - int(last) if hour == hours[0] else int(before or 0) - int(last) + int(count or 0)
+        measured[placement] = (float(max(came, 0)), _expected_requests(profile, datetime.fromtimestamp(float(at), UTC), now))
+    return measured, kept
+
+
+def _local_shape(utc_means: list[float | None], zone: ZoneInfo, day: date) -> list[float]:
+    """A placement's expected requests per local hour of `day`: its means, and the default shape where it has none.
+
+    Each local hour takes the UTC hour it mostly falls in. Hours its history does not cover yet
+    follow the default profile scaled to the hours it does, so the forecast improves hour by hour
+    from a placement's first requests, and F(t) does not jump when the first day is complete.
+    """
+    middles = [datetime.combine(day, dt_time(hour, 30), tzinfo=zone).astimezone(UTC) for hour in range(pacing.HOURS)]
+    local = [utc_means[middle.hour] for middle in middles]
+    covered = [(mean, default) for mean, default in zip(local, pacing.DEFAULT_PROFILE, strict=True) if mean is not None]
+    scale = sum(mean for mean, _ in covered) / sum(default for _, default in covered) if covered else 0.0
+    if scale <= 0:
+        return list(pacing.DEFAULT_PROFILE)
+    return [mean if mean is not None else default * scale for mean, default in zip(local, pacing.DEFAULT_PROFILE, strict=True)]
 
 
 def _allowed_hours(dayparting: list[int], day: date) -> list[float] | None:
@@ -678,6 +749,34 @@ def _allowed_hours(dayparting: list[int], day: date) -> list[float] | None:
     return [((first + 2 * hour) in slots) * 0.5 + ((first + 2 * hour + 1) in slots) * 0.5 for hour in range(pacing.HOURS)]
 
 
+def _hours_before_end(end: datetime | None, zone: ZoneInfo, day: date) -> list[float] | None:
+    """Per local hour of `day`, the share of it before the ad group ends (None: it runs all day).
+
+    On its last day an ad group's budget must be spent by its end, not by midnight. Hours are the
+    profile's, stretched over a daylight-saving day as `pacing.passed_share` stretches them.
+    """
+    if end is None:
+        return None
+    end_day, seconds, length = _seconds_into(end, zone)
+    if end_day > day:
+        return None
+    if end_day < day:
+        return [0.0] * pacing.HOURS
+    position = seconds / length * pacing.HOURS
+    return [min(max(position - hour, 0.0), 1.0) for hour in range(pacing.HOURS)]
+
+
+def _combined(*allowed: list[float] | None) -> list[float] | None:
+    """Per hour, the share every limit allows (None: no limit)."""
+    known = [hours for hours in allowed if hours is not None]
+    if not known:
+        return None
+    combined = [1.0] * pacing.HOURS
+    for hours in known:
+        combined = [a * b for a, b in zip(combined, hours, strict=True)]
+    return combined
+
+
 def _today_budget(
     mode: str, budget: int, life_spent: int, day_spent: int, day: date, end: datetime | None, zone: ZoneInfo
 ) -> int:
@@ -686,16 +785,18 @@ def _today_budget(
         return budget
     if mode != BudgetMode.LIFETIME or end is None:
         return 0
-    days_left = max((end.astimezone(zone).date() - day).days + 1, 1)
+    last_day = (end.astimezone(zone) - timedelta(microseconds=1)).date()  # an end at midnight serves none of that day
+    days_left = max((last_day - day).days + 1, 1)
     before_today = life_spent - day_spent
     return max(budget - before_today, 0) // days_left
 
 
 def _seconds_into(moment: datetime, zone: ZoneInfo) -> tuple[date, float, float]:
-    local = moment.astimezone(zone)
-    day = local.date()
-    start = datetime.combine(day, dt_time.min, tzinfo=zone)
-    end = datetime.combine(day + timedelta(days=1), dt_time.min, tzinfo=zone)
+    """`moment`'s local day, the seconds of it passed, and its length (23 or 25 hours on a daylight-saving day)."""
+    day = moment.astimezone(zone).date()
+    # In UTC: two datetimes of one tzinfo subtract as wall clocks, and every local day would be 24 hours.
+    start = datetime.combine(day, dt_time.min, tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), dt_time.min, tzinfo=zone).astimezone(UTC)
     return day, (moment - start).total_seconds(), (end - start).total_seconds()
 
 
@@ -720,8 +821,9 @@ def pace() -> int:
     )
     client = get_redis()
     placements = {placement.key for ad_group in ad_groups for placement in ad_group.placements.all()}
-    profiles = traffic_profiles(placements, moment=moment)
-    plans: list[tuple[str, AdGroup | Campaign, int, int, ZoneInfo, date, float, float, list[float]]] = []
+    history = _traffic_history(sorted(placements), moment) if placements else {}
+    measured, readings = _requests_since_last_run(sorted(placements), _full_profiles(history), moment)
+    plans: list[_Plan] = []
     counter_keys: list[str] = []
     campaigns: dict[int, Campaign] = {}
     for ad_group in ad_groups:
@@ -730,22 +832,27 @@ def pace() -> int:
         day, seconds, length = _seconds_into(moment, zone)
         weights = [0.0] * pacing.HOURS
         for placement in ad_group.placements.all():
-            profile = profiles.get(placement.key)
-            for hour, weight in enumerate(_local_profile(profile, zone, day) if profile else pacing.DEFAULT_PROFILE):
-                weights[hour] += weight / (sum(profile) if profile else sum(pacing.DEFAULT_PROFILE))
+            shape = _local_shape(history[placement.key][0], zone, day)
+            for hour, weight in enumerate(shape):
+                weights[hour] += weight / sum(shape)
         if not any(weights):
             weights = list(pacing.DEFAULT_PROFILE)
-        curve = pacing.normalized(weights, _allowed_hours(list(ad_group.dayparting), day))
+        curve = pacing.normalized(
+            weights, _combined(_allowed_hours(list(ad_group.dayparting), day), _hours_before_end(ad_group.end_time, zone, day))
+        )
+        share = pacing.passed_share(curve, seconds, length)
+        parts = [measured[placement.key] for placement in ad_group.placements.all() if placement.key in measured]
+        requests = (sum(came for came, _ in parts), sum(expected for _, expected in parts)) if parts else None
         advertiser_id = campaign.advertiser_id
         if ad_group.pacing == Pacing.STANDARD and ad_group.budget_mode != BudgetMode.UNLIMITED:
-            plans.append(("ag", ad_group, ad_group.pk, advertiser_id, zone, day, seconds, length, curve))
+            plans.append(("ag", ad_group, ad_group.pk, zone, day, share, requests))
             counter_keys += [
                 charging.ad_group_day_key(advertiser_id, ad_group.pk, day.isoformat()),
                 charging.ad_group_life_key(advertiser_id, ad_group.pk),
             ]
         if ad_group.pacing == Pacing.STANDARD and campaign.budget_mode != BudgetMode.UNLIMITED and campaign.pk not in campaigns:
             campaigns[campaign.pk] = campaign
-            plans.append(("c", campaign, campaign.pk, advertiser_id, zone, day, seconds, length, curve))
+            plans.append(("c", campaign, campaign.pk, zone, day, share, requests))
             counter_keys += [
                 charging.campaign_day_key(advertiser_id, campaign.pk, day.isoformat()),
                 charging.campaign_life_key(advertiser_id, campaign.pk),
@@ -756,7 +863,7 @@ def pace() -> int:
     counters, states = pipe.execute()
     throttles: dict[str, float] = {}
     saved: dict[Any, Any] = {}
-    for n, (kind, item, pk, _, zone, day, seconds, length, curve) in enumerate(plans):
+    for n, (kind, item, pk, zone, day, share, requests) in enumerate(plans):
         day_spent, life_spent = int(counters[2 * n] or 0), int(counters[2 * n + 1] or 0)
         end = None
         if item.budget_mode == BudgetMode.LIFETIME:
@@ -768,7 +875,9 @@ def pace() -> int:
             day=day.isoformat(),
             budget=budget,
             spent=day_spent,
-            share=pacing.passed_share(curve, seconds, length),
+            share=share,
+            at=moment.timestamp(),
+            requests=requests,
         )
         throttles[f"{kind}:{pk}"] = state.throttle
         saved[f"{kind}:{pk}"] = json.dumps(asdict(state))
@@ -785,6 +894,8 @@ def pace() -> int:
         pipe.hset(index.THROTTLE_KEY, mapping={str(pk): f"{share:.6f}" for pk, share in applied.items()})
     if saved:
         pipe.hset(PACING_STATE_KEY, mapping=saved)
+    if readings:
+        pipe.hset(PACING_REQUESTS_KEY, mapping=readings)
     pipe.execute()
     return len(applied)
 

@@ -7,6 +7,11 @@ the stream consumer, spend posting to the ledger, the pacing controller and the 
 (`delivery.services`, `delivery.index`), the rollups and day closing (`reporting.services`). Only
 the people are simulated: who asks when (the traffic curve), and whether they click (each ad's
 hidden true CTR) and buy (its true conversion rate).
+
+Beside the platform the engine keeps its own books, from what it sees happen, so the report does
+not take the controller's word for anything: the requests of every minute per placement, what
+each ad group was charged, and each ad group's *demand* — what it would have spent at full
+throttle, estimated from what it won while throttled (see `Books`).
 """
 
 import json
@@ -35,6 +40,15 @@ DIURNAL = (
     1.4, 1.0, 0.8, 0.7, 0.8, 1.2, 2.0, 3.0, 3.8, 4.2, 4.4, 4.6,
     4.9, 4.9, 4.7, 4.6, 4.8, 5.2, 5.8, 6.4, 6.8, 6.5, 4.8, 2.6,
 )  # fmt: skip
+# How often the engine runs what Celery beat runs every few seconds or minutes (in simulated
+# minutes). The controller runs every minute as in production; the consumer, spend posting and
+# the index compile (about 0.1 s for 200 advertisers) every 5 minutes, so the posteriors the
+# auction samples lag by up to 5 minutes rather than one; the rollups less often still (no
+# figure of the report reads them).
+POST_EVERY = 5
+COMPILE_EVERY = 5
+ROLLUP_EVERY = 15
+CLOSE_EVERY = 60
 
 
 def traffic_shape(profile: str, rng: random.Random, days: int) -> list[float]:
@@ -60,18 +74,56 @@ class Totals:
     impressions: int = 0
     clicks: int = 0
     conversions: int = 0
-    unbilled_micros: int = 0  # what over-delivered impressions and clicks would have cost
+    unbilled_micros: int = 0  # what over-delivered impressions and clicks would have cost (the whole run)
     true_ctr_shown: float = 0.0  # sum of the shown ads' true CTRs (delivered CTR without click noise)
     oracle_ctr: float = 0.0  # sum of the best true CTR in the winning ad's ad group, per impression
+    rotating_impressions: int = 0  # impressions of ad groups with more than one ad (where choosing matters)
+    rotating_true_ctr_shown: float = 0.0
+    rotating_oracle_ctr: float = 0.0
+
+
+@dataclass(frozen=True)
+class Group:
+    """What the engine knows of an ad group (from the database once, and the market's hidden rates)."""
+
+    pk: int
+    advertiser_id: int
+    campaign_id: int
+    zone: str
+    budget: int
+    pacing: str
+    ads: int
+    placements: tuple[str, ...]
+    best_ctr: float
+
+
+Key = tuple[int, str]  # (ad group id, its advertiser's local date)
 
 
 @dataclass
-class Recorder:
-    """What the report needs, sampled at every simulated hour: each ad group's spend against its target."""
+class Books:
+    """What the engine saw, per ad group and local day, independent of the controller's own state.
 
-    hourly: dict[tuple[int, str], list[tuple[int, int, int]]] = field(default_factory=lambda: defaultdict(list))
-    limited: dict[tuple[int, str], bool] = field(default_factory=dict)
-    unbilled: dict[tuple[int, str], int] = field(default_factory=lambda: defaultdict(int))
+    Demand: every billed event an ad group wins (charged or refused as over budget) counts its
+    price divided by the chance the pacing gate let the ad group into that auction. The gate draws
+    for each of the ad group's ads with its throttle t, so with k ads the ad group takes part with
+    probability 1 - (1 - t)^k. The sum estimates what it would have won at full throttle, in the
+    minutes it was open (throttle above 0 and a budget left); spread over the traffic of those
+    minutes' share of the day it gives the day's demand (an inverse-probability estimate: unbiased,
+    noisy for ad groups that win rarely).
+    """
+
+    requests: list[dict[str, int]] = field(default_factory=list)  # per simulated minute: placement -> requests
+    # per hour: (hour, spent so far, the controller's F(t), its throttle then, the mean gate over the hour)
+    hourly: dict[Key, list[tuple[int, int, float, float | None, float]]] = field(default_factory=lambda: defaultdict(list))
+    charged: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
+    max_price: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
+    unbilled: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
+    demand: dict[Key, float] = field(default_factory=lambda: defaultdict(float))  # micros won / participation
+    open_requests: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
+    participation: dict[Key, float] = field(default_factory=lambda: defaultdict(float))  # sum over open requests
+    exhausted_seen: set[Key] = field(default_factory=set)
+    controller: dict[Key, dict[str, Any]] = field(default_factory=dict)  # the controller's state at local midnight
 
 
 class Simulation:
@@ -97,32 +149,47 @@ class Simulation:
         self.speed = speed
         self.progress = progress or (lambda line: None)
         self.totals = Totals()
-        self.recorder = Recorder()
+        self.books = Books()
         self.now = start
         self.client = get_redis()
         self.charger = Charger(self.client)
-        self.group_of: dict[int, int] = {}
-        self.best_ctr_of_group: dict[int, float] = {}
-        self.zones: dict[int, ZoneInfo] = {}
-        self.budgets: dict[int, int] = {}
-        self.advertiser_of: dict[int, int] = {}
+        self.groups: dict[int, Group] = {}
+        self.group_of: dict[int, int] = {}  # ad id -> ad group id
+        self.placement_keys = sorted(market.placements)
+        self._gate: dict[int, float] = {}  # ad group -> chance it takes part in an auction this minute
+        self._today: dict[str, str] = {}  # time zone -> local date this minute
+        self._gates_this_hour: dict[int, list[float]] = defaultdict(list)
+        self.elapsed = 0.0
+        self.timings: dict[str, float] = defaultdict(float)  # seconds spent per part of the platform, for the profile
 
     # --- set-up --------------------------------------------------------------------------------
 
     def _load(self) -> None:
         groups = AdGroup.objects.filter(pk__in=self.market.ad_groups).select_related("campaign__advertiser")
-        for group in groups.prefetch_related("ads"):
-            ctrs = [self.market.true_ctr[ad.pk] for ad in group.ads.all()]
-            self.best_ctr_of_group[group.pk] = max(ctrs) if ctrs else 0.0
-            for ad in group.ads.all():
-                self.group_of[ad.pk] = group.pk
-            self.zones[group.pk] = ZoneInfo(group.campaign.advertiser.time_zone)
-            self.budgets[group.pk] = group.budget_micros
-            self.advertiser_of[group.pk] = group.campaign.advertiser_id
+        for group in groups.prefetch_related("ads", "placements").order_by("pk"):
+            ads = [ad.pk for ad in group.ads.all()]
+            for ad in ads:
+                self.group_of[ad] = group.pk
+            self.groups[group.pk] = Group(
+                pk=group.pk,
+                advertiser_id=group.campaign.advertiser_id,
+                campaign_id=group.campaign_id,
+                zone=group.campaign.advertiser.time_zone,
+                budget=group.budget_micros,
+                pacing=group.pacing,
+                ads=len(ads),
+                placements=tuple(sorted(placement.key for placement in group.placements.all())),
+                best_ctr=max((self.market.true_ctr[ad] for ad in ads), default=0.0),
+            )
+        self.zones = {name: ZoneInfo(name) for name in sorted({group.zone for group in self.groups.values()})}
+
+    def local_day(self, group: Group, moment: datetime | None = None) -> str:
+        return (moment or self.now).astimezone(self.zones[group.zone]).date().isoformat()
 
     # --- the loop ------------------------------------------------------------------------------
 
     def run(self) -> None:
+        began = time.monotonic()
         with clock.use(lambda: self.now):
             self._load()
             services.ensure_partitions(days_ahead=self.days + 1, days_back=1)
@@ -133,72 +200,119 @@ class Simulation:
             mean_shape = sum(self.shape) / len(self.shape)
             for minute in range(self.days * 1440):
                 self.now = self.start + timedelta(minutes=minute)
+                self._today = {name: self.now.astimezone(zone).date().isoformat() for name, zone in self.zones.items()}
                 self._housekeeping(minute)
                 snapshot, live = self._live()
+                self._open_gates(live)
+                counted: dict[str, int] = dict.fromkeys(self.placement_keys, 0)
                 expected = per_minute * self.shape[minute] / mean_shape
+                began_requests = time.perf_counter()
                 for offset in sorted(self.rng.random() * 60 for _ in range(_poisson(self.rng, expected))):
                     self.now = self.start + timedelta(minutes=minute, seconds=offset)
-                    self._request(snapshot, live)
+                    self._request(snapshot, live, counted)
+                self.timings["requests"] += time.perf_counter() - began_requests
+                self._count_open(counted)
+                self.books.requests.append(counted)
                 if self.speed > 0:
                     ahead = (minute + 1) * 60 / self.speed - (time.monotonic() - started)
                     if ahead > 0:
                         time.sleep(ahead)
                 if minute % 360 == 359:
                     self.progress(
-                        f"day {minute // 1440 + 1} {(minute % 1440 + 1) // 60:02d}:00  {self.totals.requests} requests, "
-                        f"{self.totals.impressions} impressions, {self.totals.clicks} clicks"
+                        f"day {minute // 1440 + 1} {(minute % 1440 + 1) // 60:02d}:00  {self.totals.requests:,} requests, "
+                        f"{self.totals.impressions:,} impressions, {self.totals.clicks:,} clicks  "
+                        f"({time.monotonic() - began:.0f} s)"
                     )
             self.now = self.start + timedelta(days=self.days)
+            self._today = {name: self.now.astimezone(zone).date().isoformat() for name, zone in self.zones.items()}
             self._housekeeping(self.days * 1440, final=True)
+        self.elapsed = time.monotonic() - began
 
     def _live(self) -> tuple[Any, Any]:
         index.holder._checked_at = 0.0  # read the throttles and exhausted budgets of this simulated minute
         return index.holder.current()
 
+    def _timed(self, name: str, task: Callable[[], Any]) -> None:
+        began = time.perf_counter()
+        task()
+        self.timings[name] += time.perf_counter() - began
+
     def _housekeeping(self, minute: int, *, final: bool = False) -> None:
         """What Celery beat runs, on the simulated clock: consumer, posting, pacing, index, rollups."""
-        index.holder.flush_traffic()
-        services.consume_events()
-        if minute % 5 == 0 or final:
-            services.post_spend()
+        index.holder.flush_traffic()  # the last minute's requests count in the traffic profile pace reads
+        if minute % POST_EVERY == 0 or final:
+            self._timed("consume_events", services.consume_events)
+            self._timed("post_spend", services.post_spend)
         if minute % 60 == 0 or final:
             self._sample_hour()
-        if minute % 15 == 0:
-            index.compile_snapshot()  # learning: posteriors from what post_spend counted
-        if minute % 15 == 0 or final:
-            reporting_services.rollup()
-        if minute % 60 == 0 or final:
-            reporting_services.close_days()
+        if minute % COMPILE_EVERY == 0:
+            self._timed("compile_snapshot", index.compile_snapshot)  # learning: posteriors from what post_spend counted
+        if minute % ROLLUP_EVERY == 0 or final:
+            self._timed("rollup", reporting_services.rollup)
+        if minute % CLOSE_EVERY == 0 or final:
+            self._timed("close_days", reporting_services.close_days)
         if not final:
-            services.pace()
+            self._timed("pace", services.pace)
+
+    def _open_gates(self, live: Any) -> None:
+        """Each ad group's chance to take part in an auction this minute (0: closed), from the live state."""
+        throttles, exhausted = live.throttles, live.exhausted
+        gate = {}
+        for group in self.groups.values():
+            key = (group.pk, self._today[group.zone])
+            if exhausted and f"ag:{group.pk}" in exhausted:
+                self.books.exhausted_seen.add(key)
+            throttle = throttles.get(group.pk, 1.0)
+            spent, price = self.books.charged[key], self.books.max_price[key]
+            if throttle <= 0 or (price and spent + price > group.budget) or spent >= group.budget:
+                gate[group.pk] = 0.0
+            else:
+                gate[group.pk] = 1.0 - (1.0 - min(throttle, 1.0)) ** group.ads
+            self._gates_this_hour[group.pk].append(gate[group.pk])
+        self._gate = gate
+
+    def _count_open(self, counted: dict[str, int]) -> None:
+        books = self.books
+        for group in self.groups.values():
+            gate = self._gate[group.pk]
+            if gate > 0:
+                requests = sum(counted[key] for key in group.placements)
+                key = (group.pk, self._today[group.zone])
+                books.open_requests[key] += requests
+                books.participation[key] += gate * requests
 
     def _sample_hour(self) -> None:
-        """Each ad group's spend today so far against its pacing target, at this simulated hour."""
-        keys, plans = [], []
-        for group_id, zone in self.zones.items():
-            local = self.now.astimezone(zone)
-            day = local.date()
+        """Each ad group's spend today so far (its Redis counter) and the controller's F(t), at this simulated hour."""
+        plans: list[tuple[Group, str, int]] = []
+        for group in self.groups.values():
+            local = self.now.astimezone(self.zones[group.zone])
             if local.hour == 0 and local.minute == 0:  # the end of the previous local day
-                day -= timedelta(days=1)
-                hour = 24
+                plans.append((group, (local.date() - timedelta(days=1)).isoformat(), 24))
             else:
-                hour = local.hour
-            keys.append(charging.ad_group_day_key(self.advertiser_of[group_id], group_id, day.isoformat()))
-            plans.append((group_id, day, hour))
-        states = self.client.hmget(services.PACING_STATE_KEY, [f"ag:{group_id}" for group_id, _, _ in plans])
-        spent = self.client.mget(keys) if keys else []
-        for (group_id, day, hour), value, state in zip(plans, spent, states, strict=True):
-            share = 1.0 if hour == 24 else _state_share(state, day.isoformat())
-            budget = self.budgets[group_id]
-            self.recorder.hourly[(group_id, day.isoformat())].append((hour, int(value or 0), int(budget * share)))
-            if hour == 24:
-                self.recorder.limited[(group_id, day.isoformat())] = _limited(state, budget)
+                plans.append((group, local.date().isoformat(), local.hour))
+        keys = [charging.ad_group_day_key(group.advertiser_id, group.pk, day) for group, day, _ in plans]
+        pipe = self.client.pipeline(transaction=False)
+        pipe.mget(keys)
+        pipe.hmget(services.PACING_STATE_KEY, [f"ag:{group.pk}" for group, _, _ in plans])
+        spent, states = pipe.execute()
+        for (group, day, hour), value, raw in zip(plans, spent, states, strict=True):
+            state = json.loads(raw) if raw else None
+            if state is not None and state.get("day") != day:
+                state = None
+            share = 1.0 if hour == 24 else float(state["share"]) if state else 0.0
+            throttle = float(state["throttle"]) if state else None
+            gates = self._gates_this_hour.pop(group.pk, [])
+            gate = sum(gates) / len(gates) if gates else 0.0
+            self.books.hourly[(group.pk, day)].append((hour, int(value or 0), share, throttle, gate))
+            if hour == 24 and state is not None:
+                self.books.controller[(group.pk, day)] = state
 
-    def _request(self, snapshot: Any, live: Any) -> None:
+    def _request(self, snapshot: Any, live: Any, counted: dict[str, int]) -> None:
         market, rng = self.market, self.rng
         person = market.people[rng.randrange(len(market.people))]
-        placement = rng.choice(sorted(market.placements))
+        placement = rng.choice(self.placement_keys)
         self.totals.requests += 1
+        counted[placement] += 1
         if snapshot is None or placement not in snapshot.placements:
             return
         request = decision.parse_request(
@@ -223,10 +337,16 @@ class Simulation:
             context = tracking.context_for(snapshot, served)
             shown = tracking.record(self.charger, "i", served, context, moment=self.now)
             self._count(shown, served, "impression")
+            group = self.groups.get(served.ad_group_id)
             true_ctr = market.true_ctr.get(served.ad_id, 0.0)
+            best = group.best_ctr if group else true_ctr
             self.totals.impressions += 1
             self.totals.true_ctr_shown += true_ctr
-            self.totals.oracle_ctr += self.best_ctr_of_group.get(served.ad_group_id, true_ctr)
+            self.totals.oracle_ctr += best
+            if group is not None and group.ads > 1:
+                self.totals.rotating_impressions += 1
+                self.totals.rotating_true_ctr_shown += true_ctr
+                self.totals.rotating_oracle_ctr += best
             if rng.random() < min(true_ctr * person.affinity, 1.0):
                 clicked = tracking.record(self.charger, "c", served, context, moment=self.now)
                 self._count(clicked, served, "click")
@@ -238,26 +358,23 @@ class Simulation:
                     self.totals.conversions += 1
 
     def _count(self, outcome: Any, served: links.Served, kind: str) -> None:
-        if served.billed_on == kind and outcome.status == "unbilled":
+        """Book a billed event: what it cost, what it would have cost if refused, and its weight in the demand."""
+        if served.billed_on != kind or outcome.status == "invalid":
+            return
+        group = self.groups.get(served.ad_group_id)
+        if group is None:
+            return
+        key = (group.pk, self.local_day(group))
+        books = self.books
+        gate = self._gate.get(group.pk, 1.0)
+        if gate > 0:
+            books.demand[key] += served.price_micros / gate
+        books.max_price[key] = max(books.max_price[key], served.price_micros)
+        if outcome.status == "unbilled":
             self.totals.unbilled_micros += served.price_micros
-            day = self.now.astimezone(self.zones[served.ad_group_id]).date().isoformat()
-            self.recorder.unbilled[(served.ad_group_id, day)] += served.price_micros
-
-
-def _state_share(raw: Any, day: str) -> float:
-    if raw is None:
-        return 0.0
-    state = json.loads(raw)
-    return float(state["share"]) if state.get("day") == day else 0.0
-
-
-def _limited(raw: Any, budget: int) -> bool:
-    """Whether the ad group could have spent more than its budget that day at full throttle (the controller's potential)."""
-    if raw is None:
-        return False
-    state = json.loads(raw)
-    exposure = float(state.get("exposure") or 0.0)
-    return exposure > 0 and float(state["spend_seen"]) / exposure >= budget
+            books.unbilled[key] += served.price_micros
+        else:
+            books.charged[key] += outcome.cost_micros
 
 
 def _poisson(rng: random.Random, mean: float) -> int:

@@ -19,10 +19,11 @@ PLACEMENTS = (  # key, floor CPM in US dollar micros, formats
     ("stories", 800_000, ["image", "video"]),
     ("search", 200_000, ["image", "text"]),
 )
-TIME_ZONES = ("UTC", "UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo")
+TIME_ZONES = ("UTC", "UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo")  # drawn from, so UTC is twice as likely
 COUNTRIES = ("US", "DE", "GB", "FR", "JP", "BR", "IN", "CA")
 DEVICES = ("mobile", "mobile", "mobile", "tablet", "desktop")
 GENDERS = ("female", "male")
+AGE_RANGES = ("18-24", "25-34", "35-44", "45-54", "55+")
 
 
 @dataclass
@@ -50,26 +51,63 @@ def _log_uniform(rng: random.Random, low: float, high: float) -> float:
     return math.exp(rng.uniform(math.log(low), math.log(high)))
 
 
-def build(*, run: str, advertisers: int, people: int, rng: random.Random, start: datetime, staff: User) -> Market:
-    """The marketplace: `advertisers` advertisers with daily budgets of 1.00 to 10,000.00, funded for the run."""
+DEFAULT_BUDGETS = (1_000_000, 10_000_000_000)  # 1.00 to 10,000.00 a day
+
+
+def _countries(rng: random.Random, home: str) -> list[str]:
+    """Where an ad group is shown: its advertiser's home market (55%), that and one or two more (25%), or everywhere."""
+    draw = rng.random()
+    if draw < 0.55:
+        return [home]
+    if draw < 0.8:
+        return sorted({home, *rng.sample(COUNTRIES, rng.randint(1, 2))})
+    return []
+
+
+def _ages(rng: random.Random) -> list[str]:
+    """Two or three neighbouring age ranges (40% of ad groups), or every age."""
+    if rng.random() >= 0.4:
+        return []
+    width = rng.randint(2, 3)
+    first = rng.randint(0, len(AGE_RANGES) - width)
+    return list(AGE_RANGES[first : first + width])
+
+
+def build(
+    *,
+    run: str,
+    advertisers: int,
+    people: int,
+    rng: random.Random,
+    start: datetime,
+    staff: User,
+    budgets: tuple[int, int] = DEFAULT_BUDGETS,
+    request_weight: int = 1,
+    time_zones: tuple[str, ...] = TIME_ZONES,
+) -> Market:
+    """The marketplace: `advertisers` advertisers with daily budgets log-uniform in `budgets` (micros), funded for the run.
+
+    `request_weight` K: each simulated ad request stands for K of the real platform's, so every
+    bid and floor is K times what one request is worth (see the simulate command).
+    """
     from campaigns import services as campaign_services
 
     placements = {}
     for key, floor, formats in PLACEMENTS:
         placement_key = f"{run}-{key}"
         _, secret = campaign_services.placement_create(
-            key=placement_key, name=f"Simulated {key}", formats=formats, floor_cpm_usd_micros=floor
+            key=placement_key, name=f"Simulated {key}", formats=formats, floor_cpm_usd_micros=floor * request_weight
         )
         placements[placement_key] = secret
     placement_rows = {p.key: p for p in Placement.objects.filter(key__in=placements)}
     market = Market(run, placements, [], [], {}, {})
     created = Advertiser.objects.bulk_create(
-        Advertiser(name=f"Sim {run} advertiser {n}", currency="USD", time_zone=rng.choice(TIME_ZONES)) for n in range(advertisers)
+        Advertiser(name=f"Sim {run} advertiser {n}", currency="USD", time_zone=rng.choice(time_zones)) for n in range(advertisers)
     )
     campaigns, groups, ads = [], [], []
     plans = []
     for advertiser in created:
-        daily = int(_log_uniform(rng, 1.0, 10_000.0) * 1_000_000)
+        daily = int(_log_uniform(rng, budgets[0] / 1e6, budgets[1] / 1e6) * 1_000_000)
         campaign = Campaign(
             advertiser=advertiser, name="Always on", objective="traffic", budget_mode=BudgetMode.UNLIMITED, created_at=start
         )
@@ -78,6 +116,7 @@ def build(*, run: str, advertisers: int, people: int, rng: random.Random, start:
     Campaign.objects.bulk_create(campaigns)
     group_placements = []
     for _, campaign, daily in plans:
+        home = rng.choice(COUNTRIES)  # most advertisers sell in one market, some in a few, some everywhere
         for g in range(rng.choice((1, 1, 2))):
             strategy = rng.choice((BidStrategy.CPM, BidStrategy.CPM, BidStrategy.CPC))
             bid = (
@@ -88,14 +127,16 @@ def build(*, run: str, advertisers: int, people: int, rng: random.Random, start:
             group = AdGroup(
                 campaign=campaign,
                 name=f"Group {g}",
-                countries=rng.sample(COUNTRIES, rng.randint(2, len(COUNTRIES))) if rng.random() < 0.6 else [],
+                countries=_countries(rng, home),
+                age_ranges=_ages(rng),
+                genders=[rng.choice(GENDERS)] if rng.random() < 0.15 else [],
                 device_types=[] if rng.random() < 0.7 else ["mobile"],
                 start_time=start - timedelta(days=1),
                 budget_mode=BudgetMode.DAILY,
-                budget_micros=max(daily // (g + 1), 1_000_000),
+                budget_micros=max(daily // (g + 1), budgets[0]),
                 pacing=Pacing.STANDARD if rng.random() < 0.9 else Pacing.ACCELERATED,
                 bid_strategy=strategy,
-                bid_micros=bid,
+                bid_micros=bid * request_weight,
                 created_at=start,
             )
             groups.append(group)

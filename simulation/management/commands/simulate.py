@@ -5,14 +5,17 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import User
+from adplatform import money
 from simulation import market as markets
 from simulation import report as reports
 from simulation.engine import PROFILES, Simulation
 
+DEFAULT_REQUEST_WEIGHT = 5
 DEFAULT_START = datetime(2031, 3, 3, tzinfo=UTC)  # a Monday, far from any real data's days
 
 
@@ -25,18 +28,39 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--days", type=int, default=3)
         parser.add_argument("--advertisers", type=int, default=200)
-        parser.add_argument("--requests-per-day", type=int, default=50_000)
+        parser.add_argument("--requests-per-day", type=int, default=100_000)
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--profile", choices=PROFILES, default="diurnal")
         parser.add_argument("--speed", type=float, default=0.0, help="simulated seconds per real second (0: as fast as it runs)")
         parser.add_argument("--people", type=int, default=20_000)
         parser.add_argument("--start", help="the first simulated UTC day, YYYY-MM-DD (default 2031-03-03; 'now' for real time)")
+        parser.add_argument(
+            "--budget-range",
+            nargs=2,
+            metavar=("LOW", "HIGH"),
+            default=["1.00", "10000.00"],
+            help="daily budgets, log-uniform between LOW and HIGH in the advertiser's currency (default 1.00 10000.00)",
+        )
+        parser.add_argument(
+            "--request-weight",
+            type=int,
+            default=DEFAULT_REQUEST_WEIGHT,
+            metavar="K",
+            help="each simulated request stands for K real ones: bids and floors are K times a request's worth",
+        )
+        parser.add_argument(
+            "--time-zones",
+            default=",".join(markets.TIME_ZONES),
+            help="the advertisers' time zones, drawn from this comma-separated list (repeat one to make it likelier)",
+        )
         parser.add_argument("--out", type=Path, help="write DIR/report.json and DIR/curves.png")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["days"] < 1 or options["advertisers"] < 1 or options["requests_per_day"] < 1:
-            raise CommandError("--days, --advertisers and --requests-per-day must be at least 1.")
+        if min(options["days"], options["advertisers"], options["requests_per_day"], options["request_weight"]) < 1:
+            raise CommandError("--days, --advertisers, --requests-per-day and --request-weight must be at least 1.")
         start = self._start(options["start"])
+        budgets = self._budgets(options["budget_range"])
+        zones = self._zones(options["time_zones"])
         staff = User.objects.filter(is_staff=True, is_active=True).order_by("pk").first()
         if staff is None:
             staff = User.objects.create_user(email=f"simulator-{options['seed']}@adplatform.test", password=None, is_staff=True)
@@ -44,7 +68,15 @@ class Command(BaseCommand):
         run = f"sim{options['seed']}x{rng.getrandbits(24):06x}"
         self.stdout.write(f"building {options['advertisers']} advertisers ({run}) ...")
         market = markets.build(
-            run=run, advertisers=options["advertisers"], people=options["people"], rng=rng, start=start, staff=staff
+            run=run,
+            advertisers=options["advertisers"],
+            people=options["people"],
+            rng=rng,
+            start=start,
+            staff=staff,
+            budgets=budgets,
+            request_weight=options["request_weight"],
+            time_zones=zones,
         )
         simulation = Simulation(
             market,
@@ -57,14 +89,46 @@ class Command(BaseCommand):
             progress=self.stdout.write,
         )
         simulation.run()
-        arguments = {key: options[key] for key in ("days", "advertisers", "requests_per_day", "profile", "people")}
+        arguments = {
+            key: options[key]
+            for key in ("days", "advertisers", "requests_per_day", "request_weight", "profile", "people", "time_zones")
+        }
+        arguments["budget_range"] = [money.format_amount(budgets[0]), money.format_amount(budgets[1])]
         report = reports.build(simulation, seed=options["seed"], arguments=arguments)
+        report["run_seconds"] = round(simulation.elapsed, 1)
+        report["seconds_in"] = {name: round(seconds, 1) for name, seconds in sorted(simulation.timings.items())}
         self.stdout.write(reports.text(report))
+        parts = ", ".join(
+            f"{name} {seconds:.0f} s" for name, seconds in sorted(simulation.timings.items(), key=lambda item: -item[1])
+        )
+        self.stdout.write(f"simulated {options['days']} day(s) in {simulation.elapsed:.0f} s ({parts})")
         if options["out"]:
             options["out"].mkdir(parents=True, exist_ok=True)
             (options["out"] / "report.json").write_text(json.dumps(report, indent=2))
             reports.plot(report, options["out"] / "curves.png")
             self.stdout.write(f"wrote {options['out'] / 'report.json'} and {options['out'] / 'curves.png'}")
+
+    @staticmethod
+    def _zones(raw: str) -> tuple[str, ...]:
+        zones = tuple(name.strip() for name in raw.split(",") if name.strip())
+        try:
+            for name in zones:
+                ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise CommandError(f"--time-zones: {exc}") from exc
+        if not zones:
+            raise CommandError("--time-zones: name at least one time zone, e.g. UTC,Asia/Tokyo.")
+        return zones
+
+    @staticmethod
+    def _budgets(raw: list[str]) -> tuple[int, int]:
+        try:
+            low, high = (money.to_micros(value) for value in raw)
+        except money.MoneyError as exc:
+            raise CommandError("--budget-range: send two amounts such as 1.00 10000.00.") from exc
+        if not 0 < low <= high:
+            raise CommandError("--budget-range: LOW must be above 0 and at most HIGH.")
+        return low, high
 
     @staticmethod
     def _start(raw: str | None) -> datetime:

@@ -1,0 +1,176 @@
+"""The pacing benchmark: issue 7's simulator runs, against its targets.
+
+    .venv/bin/python -m bench.pacing.run                          (diurnal and spiky, 3 days, 200 advertisers)
+    .venv/bin/python -m bench.pacing.run --profile spiky          (one profile)
+    .venv/bin/python -m bench.pacing.run --days 1 --seed 7        (anything else `simulate` takes: see --help)
+
+For each profile it drops, recreates and migrates its own database and empties its own Redis
+database (bench.pacing.env: never the dev database or a test lane's Redis), then runs
+
+    manage.py simulate --days 3 --advertisers 200 --profile PROFILE --out bench/out/pacing/PROFILE
+
+and prints each summary against the targets: ad groups limited by budget spend 97-100% of it each
+day; nothing billed above a budget; unbilled over-delivery at most 0.5% of total budget;
+cumulative spend within 5% of budget of its target curve at every hour; delivered CTR at least
+90% of the oracle's. Beside each run it records how busy the machine's CPUs were (the run's own
+work included) and with other work just before it, so a run time taken on a shared machine can
+be judged. Writes bench/out/pacing/results.json.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from . import env
+
+PROFILES = ("diurnal", "spiky")
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot."""
+    with open("/proc/stat") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+def _busy_cpus(since: tuple[int, int]) -> float:
+    busy, total = _cpu_times()
+    return round((busy - since[0]) / max(1, total - since[1]) * (os.cpu_count() or 1), 2)
+
+
+def _background() -> float:
+    """How many CPUs other work kept busy over the next two seconds (while the benchmark waits)."""
+    before = _cpu_times()
+    time.sleep(2.0)
+    return _busy_cpus(before)
+
+
+def simulate(profile: str, args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
+    """Reset the benchmark's database and Redis, run one simulation, and return its report with the run's figures."""
+    env.reset()
+    out = env.OUT / profile
+    command = [
+        sys.executable, "manage.py", "simulate", "--days", str(args.days), "--advertisers", str(args.advertisers),
+        "--seed", str(args.seed), "--profile", profile, "--out", str(out), *extra,
+    ]  # fmt: skip
+    print(f"\n$ {' '.join(command[1:])}", flush=True)
+    background = _background()
+    began, cpus = time.monotonic(), _cpu_times()
+    subprocess.run(command, cwd=env.ROOT, env=env.environment(), check=True)  # noqa: S603 - our own manage.py
+    seconds = time.monotonic() - began
+    report = json.loads((out / "report.json").read_text())
+    report["bench"] = {
+        "wall_seconds": round(seconds, 1),
+        "busy_cpus": _busy_cpus(cpus),
+        "background_cpus_before": background,
+        "loadavg_after": round(os.getloadavg()[0], 2),
+        "command": " ".join(command[1:]),
+    }
+    return report
+
+
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2%}"
+
+
+def table(reports: dict[str, dict[str, Any]]) -> str:
+    """The targets, one row each, a column per profile."""
+    profiles = list(reports)
+    rows: list[tuple[str, list[str]]] = []
+
+    def row(label: str, figure: Any) -> None:
+        rows.append((label, [figure(reports[profile]) for profile in profiles]))
+
+    def verdict(report: dict[str, Any], name: str) -> str:
+        return {True: "met", False: "MISSED", None: "n/a"}[report["verdicts"][name]]
+
+    row("ad-group days (complete local days)", lambda r: f"{r['summary']['ad_group_days']:,}")
+    row(
+        "  limited by budget (fine / coarse)",
+        lambda r: f"{r['summary']['ad_group_days_limited_by_budget']:,} / {r['summary']['ad_group_days_limited_coarse']:,}",
+    )
+    row(
+        "utilisation of limited, each day 97-100%",
+        lambda r: f"{_share(r['summary']['budget_utilization'])} {verdict(r, 'budget_utilization')}",
+    )
+    row("  worst day", lambda r: _share(r["summary"]["min_day_utilization"]))
+    row("  days within 97-100%", lambda r: _share(r["summary"]["days_within_97_100_percent"]))
+    row(
+        "billed above a budget: 0",
+        lambda r: f"{r['summary']['billed_over_budget_micros'] / 1e6:.2f} {verdict(r, 'billed_over_budget')}",
+    )
+    row(
+        "unbilled over-delivery <= 0.5% of budget",
+        lambda r: f"{_share(r['summary']['unbilled_overdelivery_ratio'])} {verdict(r, 'unbilled_overdelivery')}",
+    )
+    row(
+        "worst hourly gap to the curve <= 5%",
+        lambda r: f"{_share(r['summary']['max_curve_deviation'])} {verdict(r, 'curve_deviation')}",
+    )
+    row("  90th percentile of days", lambda r: _share(r["summary"]["p90_curve_deviation"]))
+    row("  days within 5% at every hour", lambda r: _share(r["summary"]["days_within_5_percent_of_curve"]))
+    row("  worst gap to the traffic that came", lambda r: _share(r["summary"]["max_traffic_deviation"]))
+    row(
+        "delivered CTR >= 90% of the oracle's",
+        lambda r: f"{_share(r['summary']['ctr_vs_oracle'])} {verdict(r, 'ctr_vs_oracle')}",
+    )
+    row("  ad groups with several ads", lambda r: _share(r["summary"]["ctr_vs_oracle_rotating"]))
+    row("requests / impressions", lambda r: f"{r['summary']['requests']:,} / {r['summary']['impressions']:,}")
+    row("run time (wall)", lambda r: f"{r['bench']['wall_seconds'] / 60:.1f} min")
+    row(
+        "  busy CPUs during / others before",
+        lambda r: f"{r['bench']['busy_cpus']:.2f} / {r['bench']['background_cpus_before']:.2f}",
+    )
+    width = max(len(label) for label, _ in rows) + 2
+    lines = [f"{'':<{width}}" + "".join(f"{profile:>22}" for profile in profiles)]
+    lines += [f"{label:<{width}}" + "".join(f"{value:>22}" for value in values) for label, values in rows]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", choices=("diurnal", "flat", "spiky"), action="append", help="default: diurnal and spiky")
+    parser.add_argument("--days", type=int, default=3)
+    parser.add_argument("--advertisers", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1)
+    args, extra = parser.parse_known_args()  # the rest goes to `simulate` as it is
+    env.check_isolated()
+    os.environ.update(env.environment())
+    sys.path.insert(0, str(env.ROOT))
+    import django
+
+    django.setup()
+    from simulation.report import verdicts
+
+    reports: dict[str, dict[str, Any]] = {}
+    for profile in args.profile or PROFILES:
+        report = simulate(profile, args, extra)
+        report["verdicts"] = verdicts(report["summary"])
+        reports[profile] = report
+    results = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "runs": {
+            profile: {
+                key: report[key]
+                for key in ("arguments", "seed", "summary", "by_day", "verdicts", "bench", "run_seconds", "seconds_in")
+            }
+            for profile, report in reports.items()
+        },
+    }
+    env.OUT.mkdir(parents=True, exist_ok=True)
+    (env.OUT / "results.json").write_text(json.dumps(results, indent=2))
+    print()
+    print(table(reports))
+    print(f"\nwrote {env.OUT / 'results.json'} (reports and curves in {env.OUT}/<profile>/)")
+
+
+if __name__ == "__main__":
+    main()
