@@ -69,6 +69,8 @@ def traffic_shape(profile: str, rng: random.Random, days: int) -> list[float]:
 
 @dataclass
 class Totals:
+    """Run-wide counts, and the CTR sums the oracle comparison needs."""
+
     requests: int = 0
     filled: int = 0
     impressions: int = 0
@@ -120,6 +122,7 @@ class Books:
     max_price: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
     unbilled: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
     demand: dict[Key, float] = field(default_factory=lambda: defaultdict(float))  # micros won / participation
+    demand_by_hour: dict[tuple[int, str, int], float] = field(default_factory=lambda: defaultdict(float))  # ... per local hour
     open_requests: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
     participation: dict[Key, float] = field(default_factory=lambda: defaultdict(float))  # sum over open requests
     exhausted_seen: set[Key] = field(default_factory=set)
@@ -127,6 +130,8 @@ class Books:
 
 
 class Simulation:
+    """One simulated run: the marketplace's people asking for ads minute by minute, and the platform's beat."""
+
     def __init__(
         self,
         market: Market,
@@ -154,7 +159,7 @@ class Simulation:
         self.client = get_redis()
         self.charger = Charger(self.client)
         self.groups: dict[int, Group] = {}
-        self.group_of: dict[int, int] = {}  # ad id -> ad group id
+        self.zones: dict[str, ZoneInfo] = {}
         self.placement_keys = sorted(market.placements)
         self._gate: dict[int, float] = {}  # ad group -> chance it takes part in an auction this minute
         self._today: dict[str, str] = {}  # time zone -> local date this minute
@@ -168,8 +173,6 @@ class Simulation:
         groups = AdGroup.objects.filter(pk__in=self.market.ad_groups).select_related("campaign__advertiser")
         for group in groups.prefetch_related("ads", "placements").order_by("pk"):
             ads = [ad.pk for ad in group.ads.all()]
-            for ad in ads:
-                self.group_of[ad] = group.pk
             self.groups[group.pk] = Group(
                 pk=group.pk,
                 advertiser_id=group.campaign.advertiser_id,
@@ -183,12 +186,10 @@ class Simulation:
             )
         self.zones = {name: ZoneInfo(name) for name in sorted({group.zone for group in self.groups.values()})}
 
-    def local_day(self, group: Group, moment: datetime | None = None) -> str:
-        return (moment or self.now).astimezone(self.zones[group.zone]).date().isoformat()
-
     # --- the loop ------------------------------------------------------------------------------
 
     def run(self) -> None:
+        """Simulate every minute of the run, then one last beat so everything charged is stored, posted and rolled up."""
         began = time.monotonic()
         with clock.use(lambda: self.now):
             self._load()
@@ -364,11 +365,13 @@ class Simulation:
         group = self.groups.get(served.ad_group_id)
         if group is None:
             return
-        key = (group.pk, self.local_day(group))
+        local = self.now.astimezone(self.zones[group.zone])
+        key = (group.pk, local.date().isoformat())
         books = self.books
         gate = self._gate.get(group.pk, 1.0)
         if gate > 0:
             books.demand[key] += served.price_micros / gate
+            books.demand_by_hour[(*key, local.hour)] += served.price_micros / gate
         books.max_price[key] = max(books.max_price[key], served.price_micros)
         if outcome.status == "unbilled":
             self.totals.unbilled_micros += served.price_micros

@@ -31,8 +31,10 @@ What is measured, and over which ad-group days:
   impressions and, `ctr_vs_oracle_rotating`, over those of ad groups with more than one ad.
 
 Each ad-group day's `hourly` points give, at the end of each local hour, the spend so far, its
-target, the traffic-shaped ideal, the controller's throttle at that moment and `gate`: the mean
-chance over that hour that the ad group took part in an auction (0 while its budget was spent).
+target, the traffic-shaped ideal, the controller's throttle at that moment, `gate`: the mean
+chance over that hour that the ad group took part in an auction (0 while its budget was spent),
+and `demand_micros`: what it would have won in that hour at full throttle (the estimate above,
+while it was open) — an hour with the gate open and no demand is one it could not have won.
 """
 
 from collections import defaultdict
@@ -123,6 +125,7 @@ def _ad_group_day(simulation: Simulation, group: Group, position: int, day: str,
                 "traffic_micros": ideal,
                 "throttle": None if throttle is None else round(throttle, 4),
                 "gate": round(gate, 4),
+                "demand_micros": round(books.demand_by_hour.get((*key, hour - 1), 0.0)),
             }
         )
         deviation = max(deviation, abs(spent - target) / budget)

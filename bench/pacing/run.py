@@ -18,6 +18,7 @@ be judged. Writes bench/out/pacing/results.json.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -134,6 +135,12 @@ def table(reports: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _digests() -> dict[str, str]:
+    """The controller, its shell and the decision as measured (a shared working tree may change under a run)."""
+    paths = ("delivery/pacing.py", "delivery/services.py", "delivery/decision.py", "delivery/index.py")
+    return {path: hashlib.sha256((env.ROOT / path).read_bytes()).hexdigest()[:16] for path in paths}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", choices=("diurnal", "flat", "spiky"), action="append", help="default: diurnal and spiky")
@@ -149,6 +156,7 @@ def main() -> None:
     django.setup()
     from simulation.report import verdicts
 
+    measured = _digests()
     reports: dict[str, dict[str, Any]] = {}
     for profile in args.profile or PROFILES:
         report = simulate(profile, args, extra)
@@ -156,6 +164,8 @@ def main() -> None:
         reports[profile] = report
     results = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "measured": measured,
+        "changed_while_measuring": sorted(path for path, digest in _digests().items() if measured.get(path) != digest),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "runs": {
             profile: {
