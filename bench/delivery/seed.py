@@ -12,13 +12,10 @@ the request vocabulary the load generator draws from.
 import hashlib
 import json
 import random
-import subprocess
-import sys
 import time
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlparse
 
 from . import env
 
@@ -76,26 +73,6 @@ def placement_key(key: str) -> str:
     return f"plk_bench_{key}"
 
 
-def _reset_database() -> None:
-    import psycopg2
-
-    parts = urlparse(env.DATABASE_URL)
-    name = parts.path.lstrip("/")
-    admin = psycopg2.connect(
-        host=parts.hostname or "127.0.0.1", port=parts.port or 5432, user=parts.username or "postgres",
-        password=parts.password or None, dbname="postgres",
-    )  # fmt: skip
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
-
-
-def _migrate() -> None:
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=env.ROOT, env=env.environment(), check=True)
-
-
 def _pick_some(rng: random.Random, values: list[str], low: int, high: int, weights: list[int] | None = None) -> list[str]:
     chosen: set[str] = set()
     wanted = rng.randint(low, high)
@@ -132,8 +109,8 @@ def build(*, seed: int = SEED) -> dict[str, Any]:
     """Reset, migrate and seed the benchmark database; compile the index. Returns the manifest."""
     env.configure()
     started = time.monotonic()
-    _reset_database()
-    _migrate()
+    env.PLACE.reset_database()
+    env.PLACE.migrate()
     import django
 
     django.setup()

@@ -13,12 +13,9 @@
 """
 
 import random
-import subprocess
-import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import urlparse
 
 from . import env
 
@@ -44,30 +41,10 @@ ACCOUNTS = [
 ]  # fmt: skip
 
 
-def reset_database() -> None:
-    import psycopg2
-
-    parts = urlparse(env.DATABASE_URL)
-    name = parts.path.lstrip("/")
-    admin = psycopg2.connect(
-        host=parts.hostname or "127.0.0.1", port=parts.port or 5432, user=parts.username or "postgres",
-        password=parts.password or None, dbname="postgres",
-    )  # fmt: skip
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
-
-
-def migrate() -> None:
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=env.ROOT, env=env.environment(), check=True)
-
-
 def build_marketplace(*, seed: int = SEED) -> dict[str, Any]:
     """Reset and migrate the database, then the advertisers, campaigns, ad groups and ads (Django must be set up after)."""
-    reset_database()
-    migrate()
+    env.PLACE.reset_database()
+    env.PLACE.migrate()
     import django
 
     django.setup()
