@@ -239,10 +239,10 @@ def record_conversion(client: Redis, advertiser_id: int, conversion: Conversion,
         fields.update(status="invalid", reason="duplicate")
     else:
         raw = client.get(f"{prefix}:click:{conversion.click_id}") if conversion.click_id.startswith(f"{advertiser_id}.") else None
-        if raw is None or moment.timestamp() - float(json.loads(raw).get("at", 0)) > ATTRIBUTION_SECONDS:
+        click = json.loads(raw) if raw is not None else None
+        if click is None or moment.timestamp() - float(click.get("at", 0)) > ATTRIBUTION_SECONDS:
             fields.update(status="invalid", reason="unattributed")
         else:
-            click = json.loads(raw)
             fields.update(
                 status="valid",
                 reason="",
