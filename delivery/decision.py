@@ -126,6 +126,7 @@ def eligible(candidates: list[Candidate], request: AdRequest, live: LiveState, m
     """
     exhausted, throttles = live.exhausted, live.throttles
     chosen = []
+    gates: dict[int, bool] = {}
     for candidate in candidates:
         if not in_schedule(candidate, moment) or not matches(candidate.targeting, request):
             continue
@@ -135,11 +136,23 @@ def eligible(candidates: list[Candidate], request: AdRequest, live: LiveState, m
             or f"a:{candidate.advertiser_id}" in exhausted
         ):
             continue
-        share = throttles.get(candidate.ad_group_id)
-        if share is not None and rng.random() >= share:
+        if not _gate_open(gates, candidate.ad_group_id, throttles, rng):
             continue
         chosen.append(candidate)
     return chosen
+
+
+def _gate_open(gates: dict[int, bool], ad_group_id: int, throttles: dict[int, float], rng: Random) -> bool:
+    """The pacing gate: an ad group with throttle t takes part in a request's auction with chance t.
+
+    One draw per ad group and request (at its first eligible ad), whatever its number of ads: the
+    controller's throttle is the share of auctions the ad group enters, not of its ads'.
+    """
+    open_ = gates.get(ad_group_id)
+    if open_ is None:
+        share = throttles.get(ad_group_id)
+        open_ = gates[ad_group_id] = share is None or rng.random() < share
+    return open_
 
 
 def eligible_in(index: CandidateIndex, request: AdRequest, live: LiveState, moment: datetime, rng: Random) -> list[Candidate]:
@@ -153,13 +166,8 @@ def eligible_in(index: CandidateIndex, request: AdRequest, live: LiveState, mome
     throttles = live.throttles
     if not throttles:
         return chosen
-    admitted = []
-    for candidate in chosen:  # the pacing gate draws in candidate order, as `eligible` does
-        share = throttles.get(candidate.ad_group_id)
-        if share is not None and rng.random() >= share:
-            continue
-        admitted.append(candidate)
-    return admitted
+    gates: dict[int, bool] = {}  # the pacing gate draws in candidate order, as `eligible` does
+    return [candidate for candidate in chosen if _gate_open(gates, candidate.ad_group_id, throttles, rng)]
 
 
 def _blocked(client: Redis, winners: list[Winner], request: AdRequest, moment: datetime) -> tuple[set[int], set[int]]:

@@ -166,12 +166,36 @@ def publish(data: dict[str, Any]) -> tuple[str, bool]:
     if current is not None and current.decode() == version:
         client.expire(DATA_KEY.format(version), SNAPSHOT_TTL)
         return version, False
+    previous: Any = client.get(DATA_KEY.format(current.decode())) if current is not None else None
     pipe = client.pipeline()
     pipe.set(DATA_KEY.format(version), zlib.compress(body.encode(), 3), ex=SNAPSHOT_TTL)
     pipe.set(VERSION_KEY, version)
-    pipe.delete(EXHAUSTED)  # budgets or balances may have grown; the charge script marks what is still spent
+    # A new version is published whenever anything changes (a posterior, after every spend posting).
+    # The marks of budgets that ran out stay; those of budgets edited since the last version (raised,
+    # another mode) go, and the advertisers' (a balance may have grown): the charge script marks
+    # again what is still spent. Without the last version to compare with, every mark goes.
+    if previous is None:
+        pipe.delete(EXHAUSTED)
+    else:
+        before, after = _budgets(json.loads(zlib.decompress(previous))), _budgets(data)
+        marks: list[bytes] = client.zrange(EXHAUSTED, 0, -1)  # type: ignore[assignment]  # bytes: the client does not decode
+        stale = [
+            member for member in marks if member.startswith(b"a:") or before.get(member.decode()) != after.get(member.decode())
+        ]
+        if stale:
+            pipe.zrem(EXHAUSTED, *stale)
     pipe.execute()
     return version, True
+
+
+def _budgets(data: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """Each ad group's and campaign's budgets (daily, lifetime) in a snapshot, by the name of its exhausted mark."""
+    budgets: dict[str, tuple[int, int]] = {}
+    for row in data["candidates"]:
+        caps = row["caps"]
+        budgets[f"ag:{row['ad_group']}"] = (caps[0], caps[1])
+        budgets[f"c:{row['campaign']}"] = (caps[2], caps[3])
+    return budgets
 
 
 def compile_snapshot() -> tuple[str, bool]:
@@ -271,7 +295,7 @@ class IndexHolder:
         pipe = client.pipeline()
         pipe.get(VERSION_KEY)
         pipe.hgetall(THROTTLE_KEY)
-        pipe.zrangebyscore(EXHAUSTED, clock.now().timestamp(), "+inf")
+        pipe.zrangebyscore(EXHAUSTED, f"({clock.now().timestamp()}", "+inf")  # in force until (not at) the score
         self._queue_traffic(pipe)
         version, throttles, exhausted, *_ = pipe.execute()  # bytes, as the client does not decode
         self.live = LiveState(

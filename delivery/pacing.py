@@ -11,7 +11,12 @@ Each minute the controller
 
 1. learns the *potential* P: what the ad group would spend per unit of the day's traffic at
    throttle 1 — a ratio estimator, spend over exposure (throttle x traffic share) with
-   exponential forgetting (half-life 30 minutes), so one lucky click cannot swing it;
+   exponential forgetting (half-life 30 minutes), so one lucky click cannot swing it. It never
+   forgets below about 20 billed events' worth (the price: the smallest spend between two steps
+   seen), so an ad group that wins a few dozen events a day does not steer by its last two; and
+   it learns nothing from minutes that began with less than one price of budget left (the
+   decision refused the ad group then, whatever its throttle: learning from them would make the
+   potential collapse at the end of every day the budget is spent, and the next day open wide);
 2. plans the rest of the day: the remaining budget spread evenly over the remaining traffic,
    throttle* = remaining / (P x remaining share). Spend ahead of the curve leaves less budget for
    as much traffic and the throttle falls; behind, it rises; at the end of the day the remaining
@@ -37,11 +42,12 @@ Before anything is learned the throttle doubles only while traffic passes, so an
 for its first daypart does not reach it at full throttle with nothing learned.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 MIN_THROTTLE = 0.0005
 HALF_LIFE_STEPS = 30.0  # minutes
 FORGET = 0.5 ** (1 / HALF_LIFE_STEPS)
+MIN_EVENTS = 20  # the potential forgets no spend beyond about the last 20 billed events
 MAX_STEP_UP = 2.0
 MAX_STEP_DOWN = 0.5
 FIRST_THROTTLE = 0.05  # nothing learned yet: start small, double every minute while traffic passes
@@ -72,6 +78,7 @@ class State:
     at: float = 0.0  # when the step ran (epoch seconds; 0: not known)
     requests_seen: float = 0.0  # forgetting sums of the traffic ratio: ad requests that came ...
     requests_expected: float = 0.0  # ... over those the profile expected
+    price: int = 0  # the smallest spend between two steps seen: about one billed event's price (0: none yet)
 
     @property
     def potential(self) -> float | None:
@@ -83,6 +90,14 @@ class State:
         """Lately's traffic over the forecast's (1 without measurements)."""
         ratio = (self.requests_seen + REQUESTS_PRIOR) / (self.requests_expected + REQUESTS_PRIOR)
         return min(max(ratio, MIN_RATIO), MAX_RATIO)
+
+
+STATE_FIELDS = tuple(field.name for field in fields(State))
+
+
+def as_dict(state: State) -> dict[str, object]:
+    """A state's fields (as `dataclasses.asdict`, without its deep copies: a hundred times a minute adds up)."""
+    return {name: getattr(state, name) for name in STATE_FIELDS}
 
 
 def normalized(weights: list[float] | tuple[float, ...], allowed: list[float] | None = None) -> list[float]:
@@ -135,15 +150,37 @@ def step(
     seen, expected = previous.requests_seen * REQUESTS_FORGET, previous.requests_expected * REQUESTS_FORGET
     if requests is not None and not gap:
         seen, expected = seen + max(requests[0], 0.0), expected + max(requests[1], 0.0)
-    spend_seen = previous.spend_seen * FORGET
-    exposure = previous.exposure * FORGET
+    forget = _forgetting(previous.spend_seen, previous.price)
+    spend_seen = previous.spend_seen * forget
+    exposure = previous.exposure * forget
     traffic = max(share - previous.share, 0.0)
-    learned = State(day, previous.throttle, spent, share, spend_seen, exposure, previous.at if at is None else at, seen, expected)
-    if traffic > 0 and not gap:
-        spend_seen += max(spent - previous.spent, 0)
+    bought = max(spent - previous.spent, 0)
+    price = min(previous.price, bought) if previous.price and bought else previous.price or bought
+    # Less than one price left at the last step: the decision refused the ad group whatever its
+    # throttle, so the minute says nothing of what it could win (learning from it would make the
+    # potential collapse at the end of every day the budget is spent, and the next day open wide).
+    starved = price > 0 and budget - previous.spent < price
+    learned = State(
+        day, previous.throttle, spent, share, spend_seen, exposure, previous.at if at is None else at, seen, expected, price
+    )
+    if traffic > 0 and not gap and not starved:
+        spend_seen += bought
         exposure += previous.throttle * traffic * learned.traffic_ratio
         learned = replace(learned, spend_seen=spend_seen, exposure=exposure)
     return replace(learned, throttle=_throttle(learned, budget=budget, moving=traffic > 0, new_day=new_day))
+
+
+def _forgetting(spend_seen: float, price: int) -> float:
+    """How much of the potential's evidence to keep this minute: FORGET, but never below MIN_EVENTS prices' worth.
+
+    An ad group that wins a few dozen events a day would otherwise estimate its potential from
+    the last two or three, and its throttle would jump tenfold from one hour to the next; it keeps
+    its evidence for longer instead, while one that wins thousands forgets at the half-life.
+    """
+    floor = MIN_EVENTS * price
+    if spend_seen <= floor:
+        return 1.0
+    return max(FORGET, floor / spend_seen)
 
 
 def _throttle(state: State, *, budget: int, moving: bool, new_day: bool) -> float:

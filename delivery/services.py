@@ -16,10 +16,10 @@ import json
 import logging
 import re
 import secrets
+import statistics
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dt_time
 from functools import lru_cache
@@ -642,6 +642,10 @@ PACING_REQUESTS_KEY = "delivery:pacing:requests"
 # the local day, F(now), and (requests counted, requests expected) since the last run if measured.
 _Plan = tuple[str, AdGroup | Campaign, int, ZoneInfo, date, float, tuple[float, float] | None]
 PROFILE_DAYS = 7
+PACE_FIELDS = (  # what pace reads of an ad group, its campaign and advertiser (a minute's 3 x N model instances)
+    "id", "pacing", "budget_mode", "budget_micros", "dayparting", "end_time", "campaign__id", "campaign__budget_mode",
+    "campaign__budget_micros", "campaign__advertiser__id", "campaign__advertiser__time_zone",
+)  # fmt: skip
 
 
 def traffic_profiles(placements: Iterable[str], *, moment: datetime | None = None) -> dict[str, list[float] | None]:
@@ -651,12 +655,15 @@ def traffic_profiles(placements: Iterable[str], *, moment: datetime | None = Non
 
 
 def _traffic_history(placements: list[str], now: datetime) -> dict[str, tuple[list[float | None], int]]:
-    """Per placement: its mean ad requests per UTC hour of the day over the last 7 days, and its hours with requests.
+    """Per placement: its typical ad requests per UTC hour of the day over the last 7 days, and its hours with requests.
 
-    An hour of the day its history does not cover yet (before its first counted hour) is None; a
-    quiet hour since then counts as quiet. A mean, not a sum: with less than a week of history the
-    hours of the day already seen twice would otherwise weigh double, and F(t) would run ahead of
-    the day's traffic.
+    Typical is the median of that hour's days (with two days, their mean): a push notification or a
+    viral post that brought 5x the traffic for half an hour yesterday is not expected again today
+    at the same time — the controller meets today's bursts as they come (`pacing`'s traffic
+    ratio). An hour of the day its history does not cover yet (before its first counted hour) is
+    None; a quiet hour since then counts as quiet. Per day, not a sum: with less than a week of
+    history the hours of the day already seen twice would otherwise weigh double, and F(t) would
+    run ahead of the day's traffic.
     """
     hours = [now.astimezone(UTC) - timedelta(hours=back) for back in range(1, PROFILE_DAYS * 24 + 1)]  # newest first
     pipe = get_redis().pipeline(transaction=False)
@@ -667,11 +674,10 @@ def _traffic_history(placements: list[str], now: datetime) -> dict[str, tuple[li
     for n, placement in enumerate(placements):
         counts = [int(row[n] or 0) for row in rows]
         seen = [back for back, count in enumerate(counts) if count > 0]
-        totals, days = [0.0] * pacing.HOURS, [0] * pacing.HOURS
+        days: list[list[int]] = [[] for _ in range(pacing.HOURS)]
         for back in range(seen[-1] + 1 if seen else 0):
-            totals[hours[back].hour] += counts[back]
-            days[hours[back].hour] += 1
-        history[placement] = ([total / count if count else None for total, count in zip(totals, days, strict=True)], len(seen))
+            days[hours[back].hour].append(counts[back])
+        history[placement] = ([float(statistics.median(day)) if day else None for day in days], len(seen))
     return history
 
 
@@ -738,6 +744,17 @@ def _local_shape(utc_means: list[float | None], zone: ZoneInfo, day: date) -> li
     if scale <= 0:
         return list(pacing.DEFAULT_PROFILE)
     return [mean if mean is not None else default * scale for mean, default in zip(local, pacing.DEFAULT_PROFILE, strict=True)]
+
+
+def _placements_shape(utc_means: list[list[float | None]], zone: ZoneInfo, day: date) -> list[float]:
+    """The expected traffic per local hour of `day` over several placements, each weighing the same (their shapes' sum)."""
+    weights = [0.0] * pacing.HOURS
+    for means in utc_means:
+        shape = _local_shape(means, zone, day)
+        total = sum(shape)
+        for hour, weight in enumerate(shape):
+            weights[hour] += weight / total
+    return weights if any(weights) else list(pacing.DEFAULT_PROFILE)
 
 
 def _allowed_hours(dayparting: list[int], day: date) -> list[float] | None:
@@ -817,31 +834,36 @@ def pace() -> int:
         )
         .exclude(end_time__lte=moment)
         .select_related("campaign__advertiser")
-        .prefetch_related("placements")
+        .only(*PACE_FIELDS)
     )
     client = get_redis()
-    placements = {placement.key for ad_group in ad_groups for placement in ad_group.placements.all()}
+    placements_of: dict[int, list[str]] = defaultdict(list)  # one query of keys, not a Placement per ad group
+    through = AdGroup.placements.through.objects.filter(adgroup_id__in=[ad_group.pk for ad_group in ad_groups])
+    for ad_group_id, key in through.values_list("adgroup_id", "placement__key").order_by("placement__key"):
+        placements_of[ad_group_id].append(key)
+    placements = {key for keys in placements_of.values() for key in keys}
     history = _traffic_history(sorted(placements), moment) if placements else {}
     measured, readings = _requests_since_last_run(sorted(placements), _full_profiles(history), moment)
     plans: list[_Plan] = []
     counter_keys: list[str] = []
     campaigns: dict[int, Campaign] = {}
+    days: dict[str, tuple[date, float, float]] = {}  # per time zone: its day, the seconds passed, its length
+    weights_for: dict[tuple[tuple[str, ...], str], list[float]] = {}  # per placements and zone: today's local shape
     for ad_group in ad_groups:
         campaign = ad_group.campaign
         zone = ZoneInfo(campaign.advertiser.time_zone)
-        day, seconds, length = _seconds_into(moment, zone)
-        weights = [0.0] * pacing.HOURS
-        for placement in ad_group.placements.all():
-            shape = _local_shape(history[placement.key][0], zone, day)
-            for hour, weight in enumerate(shape):
-                weights[hour] += weight / sum(shape)
-        if not any(weights):
-            weights = list(pacing.DEFAULT_PROFILE)
+        if zone.key not in days:
+            days[zone.key] = _seconds_into(moment, zone)
+        day, seconds, length = days[zone.key]
+        keys = tuple(placements_of[ad_group.pk])
+        if (keys, zone.key) not in weights_for:
+            weights_for[keys, zone.key] = _placements_shape([history[key][0] for key in keys], zone, day)
+        weights = weights_for[keys, zone.key]
         curve = pacing.normalized(
             weights, _combined(_allowed_hours(list(ad_group.dayparting), day), _hours_before_end(ad_group.end_time, zone, day))
         )
         share = pacing.passed_share(curve, seconds, length)
-        parts = [measured[placement.key] for placement in ad_group.placements.all() if placement.key in measured]
+        parts = [measured[key] for key in keys if key in measured]
         requests = (sum(came for came, _ in parts), sum(expected for _, expected in parts)) if parts else None
         advertiser_id = campaign.advertiser_id
         if ad_group.pacing == Pacing.STANDARD and ad_group.budget_mode != BudgetMode.UNLIMITED:
@@ -880,7 +902,7 @@ def pace() -> int:
             requests=requests,
         )
         throttles[f"{kind}:{pk}"] = state.throttle
-        saved[f"{kind}:{pk}"] = json.dumps(asdict(state))
+        saved[f"{kind}:{pk}"] = json.dumps(pacing.as_dict(state))
     applied: dict[int, float] = {}
     for ad_group in ad_groups:
         if ad_group.pacing != Pacing.STANDARD:

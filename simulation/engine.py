@@ -28,11 +28,12 @@ from zoneinfo import ZoneInfo
 from adplatform import clock
 from adplatform.redis_client import get_redis
 from campaigns.models import AdGroup
-from delivery import charging, decision, index, links, services, tracking
+from delivery import charging, index, links, services
 from delivery.charging import Charger
 from reporting import services as reporting_services
 
 from .market import Market
+from .visit import Visitor
 
 PROFILES = ("diurnal", "flat", "spiky")
 # Share of a day's requests per UTC hour for the diurnal profile (a global app, busiest in the evening).
@@ -107,9 +108,8 @@ class Books:
     """What the engine saw, per ad group and local day, independent of the controller's own state.
 
     Demand: every billed event an ad group wins (charged or refused as over budget) counts its
-    price divided by the chance the pacing gate let the ad group into that auction. The gate draws
-    for each of the ad group's ads with its throttle t, so with k ads the ad group takes part with
-    probability 1 - (1 - t)^k. The sum estimates what it would have won at full throttle, in the
+    price divided by the chance the pacing gate let the ad group into that auction: its throttle
+    (the decision draws once per ad group and request). The sum estimates what it would have won at full throttle, in the
     minutes it was open (throttle above 0 and a budget left); spread over the traffic of those
     minutes' share of the day it gives the day's demand (an inverse-probability estimate: unbiased,
     noisy for ad groups that win rarely).
@@ -121,6 +121,7 @@ class Books:
     charged: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
     max_price: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
     unbilled: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
+    events: dict[Key, int] = field(default_factory=lambda: defaultdict(int))  # billed events charged
     demand: dict[Key, float] = field(default_factory=lambda: defaultdict(float))  # micros won / participation
     demand_by_hour: dict[tuple[int, str, int], float] = field(default_factory=lambda: defaultdict(float))  # ... per local hour
     open_requests: dict[Key, int] = field(default_factory=lambda: defaultdict(int))
@@ -142,6 +143,7 @@ class Simulation:
         profile: str,
         seed: int,
         speed: float = 0.0,
+        history_days: int = 7,
         progress: Callable[[str], None] | None = None,
     ) -> None:
         self.market = market
@@ -151,6 +153,7 @@ class Simulation:
         self.rng = random.Random(seed)  # noqa: S311 - simulated people, not security
         self.auction_rng = random.Random(seed + 1)  # noqa: S311
         self.shape = traffic_shape(profile, random.Random(seed + 2), days)  # noqa: S311
+        self.history = traffic_shape(profile, random.Random(seed + 3), history_days)  # noqa: S311 - the days before
         self.speed = speed
         self.progress = progress or (lambda line: None)
         self.totals = Totals()
@@ -158,6 +161,13 @@ class Simulation:
         self.now = start
         self.client = get_redis()
         self.charger = Charger(self.client)
+        self.visitor = Visitor(
+            client=self.client,
+            charger=self.charger,
+            rng=self.rng,
+            auction_rng=self.auction_rng,
+            rates=lambda ad: (market.true_ctr.get(ad, 0.0), market.true_cvr.get(ad, 0.0)),
+        )
         self.groups: dict[int, Group] = {}
         self.zones: dict[str, ZoneInfo] = {}
         self.placement_keys = sorted(market.placements)
@@ -186,6 +196,24 @@ class Simulation:
             )
         self.zones = {name: ZoneInfo(name) for name in sorted({group.zone for group in self.groups.values()})}
 
+    def _count_history(self, per_shape: float) -> None:
+        """The ad requests of the days before the run, in the hourly counters pacing learns its traffic profile from.
+
+        A platform in production has weeks of history; without it the first day would be paced on
+        the default profile (`--history-days 0` runs that case). Counted as the decision view
+        counts (`index.TRAFFIC_KEY`), the placements sharing each hour's requests evenly.
+        """
+        if not self.history:
+            return
+        first = self.start - timedelta(minutes=len(self.history))
+        pipe = self.client.pipeline(transaction=False)
+        for hour in range(len(self.history) // 60):
+            requests = sum(self.history[hour * 60 : hour * 60 + 60]) * per_shape / len(self.placement_keys)
+            key = index.TRAFFIC_KEY.format(hour=(first + timedelta(hours=hour)).strftime("%Y%m%d%H"))
+            pipe.hset(key, mapping=dict.fromkeys(self.placement_keys, round(requests)))
+            pipe.expire(key, index.TRAFFIC_TTL)
+        pipe.execute()
+
     # --- the loop ------------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -199,6 +227,7 @@ class Simulation:
             started = time.monotonic()
             per_minute = self.requests_per_day / 1440
             mean_shape = sum(self.shape) / len(self.shape)
+            self._count_history(per_minute / mean_shape)
             for minute in range(self.days * 1440):
                 self.now = self.start + timedelta(minutes=minute)
                 self._today = {name: self.now.astimezone(zone).date().isoformat() for name, zone in self.zones.items()}
@@ -268,7 +297,7 @@ class Simulation:
             if throttle <= 0 or (price and spent + price > group.budget) or spent >= group.budget:
                 gate[group.pk] = 0.0
             else:
-                gate[group.pk] = 1.0 - (1.0 - min(throttle, 1.0)) ** group.ads
+                gate[group.pk] = min(throttle, 1.0)  # the decision draws once per ad group and request
             self._gates_this_hour[group.pk].append(gate[group.pk])
         self._gate = gate
 
@@ -309,37 +338,20 @@ class Simulation:
                 self.books.controller[(group.pk, day)] = state
 
     def _request(self, snapshot: Any, live: Any, counted: dict[str, int]) -> None:
+        """One person's ad request at `self.now` (see `Visitor.visit`), booked in the totals and the books."""
         market, rng = self.market, self.rng
         person = market.people[rng.randrange(len(market.people))]
         placement = rng.choice(self.placement_keys)
         self.totals.requests += 1
         counted[placement] += 1
-        if snapshot is None or placement not in snapshot.placements:
-            return
-        request = decision.parse_request(
-            {
-                "placement": placement,
-                "user_id": person.user_id,
-                "country": person.country,
-                "device": person.device,
-                "age": person.age,
-                "gender": person.gender,
-            }
-        )
-        index.holder.count_request(placement)
-        result = decision.decide(snapshot, live, request, self.client, moment=self.now, rng=self.auction_rng)
-        if not result.winners:
+        views = self.visitor.visit(person, placement, snapshot, live, moment=self.now)
+        if not views:
             return
         self.totals.filled += 1
-        body = decision.render(result, request, self.client, base_url="https://sim.invalid", moment=self.now)
-        for ad in body["ads"]:
-            query = dict(part.split("=", 1) for part in ad["impression_url"].split("?", 1)[1].split("&"))
-            served = links.verify(query["d"], query["s"], "i", now=self.now.timestamp())
-            context = tracking.context_for(snapshot, served)
-            shown = tracking.record(self.charger, "i", served, context, moment=self.now)
-            self._count(shown, served, "impression")
+        for view in views:
+            served, true_ctr = view.served, view.true_ctr
+            self._count(view.impression, served, "impression")
             group = self.groups.get(served.ad_group_id)
-            true_ctr = market.true_ctr.get(served.ad_id, 0.0)
             best = group.best_ctr if group else true_ctr
             self.totals.impressions += 1
             self.totals.true_ctr_shown += true_ctr
@@ -348,14 +360,10 @@ class Simulation:
                 self.totals.rotating_impressions += 1
                 self.totals.rotating_true_ctr_shown += true_ctr
                 self.totals.rotating_oracle_ctr += best
-            if rng.random() < min(true_ctr * person.affinity, 1.0):
-                clicked = tracking.record(self.charger, "c", served, context, moment=self.now)
-                self._count(clicked, served, "click")
+            if view.click is not None:
+                self._count(view.click, served, "click")
                 self.totals.clicks += 1
-                if clicked.status != "invalid" and rng.random() < market.true_cvr.get(served.ad_id, 0.0):
-                    click_id = tracking.remember_click(self.client, served, moment=self.now)
-                    conversion = tracking.Conversion(click_id, f"{click_id}-order", "purchase", 0, "")
-                    tracking.record_conversion(self.client, served.advertiser_id, conversion, moment=self.now)
+                if view.converted:
                     self.totals.conversions += 1
 
     def _count(self, outcome: Any, served: links.Served, kind: str) -> None:
@@ -378,6 +386,7 @@ class Simulation:
             books.unbilled[key] += served.price_micros
         else:
             books.charged[key] += outcome.cost_micros
+            books.events[key] += 1
 
 
 def _poisson(rng: random.Random, mean: float) -> int:

@@ -26,14 +26,21 @@ GENDERS = ("female", "male")
 AGE_RANGES = ("18-24", "25-34", "35-44", "45-54", "55+")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Person:
+    """Someone using the platform's apps: what an ad request says about them, and how click-happy they are."""
+
     user_id: str
     country: str
     device: str
     age: int
     gender: str
     affinity: float  # how click-happy this person is (a multiplier on every ad's true CTR)
+    # The batch simulator's people say no more than the above; the live mode's also say which
+    # language they speak, which operating system they use and what interests them.
+    language: str | None = None
+    os: str | None = None
+    interests: tuple[str, ...] = ()
 
 
 @dataclass
@@ -49,6 +56,23 @@ class Market:
 
 def _log_uniform(rng: random.Random, low: float, high: float) -> float:
     return math.exp(rng.uniform(math.log(low), math.log(high)))
+
+
+def draw_person(rng: random.Random, user_id: str) -> Person:
+    """A person of the simulated population: country, device, age, gender and affinity, in that order from `rng`."""
+    return Person(
+        user_id=user_id,
+        country=rng.choice(COUNTRIES),
+        device=rng.choice(DEVICES),
+        age=rng.randint(18, 70),
+        gender=rng.choice(GENDERS),
+        affinity=_log_uniform(rng, 0.5, 2.0),
+    )
+
+
+def draw_rates(rng: random.Random) -> tuple[float, float]:
+    """An ad's hidden true click-through rate and its conversion rate per click, in that order from `rng`."""
+    return min(_log_uniform(rng, 0.002, 0.05), 0.2), _log_uniform(rng, 0.01, 0.2)
 
 
 DEFAULT_BUDGETS = (1_000_000, 10_000_000_000)  # 1.00 to 10,000.00 a day
@@ -166,8 +190,7 @@ def build(
             )
     Ad.objects.bulk_create(ads)
     for ad in ads:
-        market.true_ctr[ad.pk] = min(_log_uniform(rng, 0.002, 0.05), 0.2)
-        market.true_cvr[ad.pk] = _log_uniform(rng, 0.01, 0.2)
+        market.true_ctr[ad.pk], market.true_cvr[ad.pk] = draw_rates(rng)
     for advertiser, _, daily in plans:
         # Enough money for every day of the run and more: budgets, not balances, are what is measured.
         billing_services.adjustment_post(
@@ -175,15 +198,5 @@ def build(
         )
     market.advertisers = [advertiser.pk for advertiser in created]
     market.ad_groups = [group.pk for group in groups]
-    market.people = [
-        Person(
-            user_id=f"{run}-person-{n}",
-            country=rng.choice(COUNTRIES),
-            device=rng.choice(DEVICES),
-            age=rng.randint(18, 70),
-            gender=rng.choice(GENDERS),
-            affinity=_log_uniform(rng, 0.5, 2.0),
-        )
-        for n in range(people)
-    ]
+    market.people = [draw_person(rng, f"{run}-person-{n}") for n in range(people)]
     return market

@@ -98,12 +98,12 @@ def reasons(user, ads: list[Ad], ad_group: AdGroup) -> tuple[list[Reason], Reaso
     )
 
 
-def wins(snapshot: Snapshot, *, seed: int, requests: int = REQUESTS) -> Counter[int]:
+def wins(snapshot: Snapshot, *, seed: int, requests: int = REQUESTS, live: LiveState | None = None) -> Counter[int]:
     """Ads winning the feed's single slot over `requests` decisions (different people), drawn from Random(seed)."""
-    client, rng, won = get_redis(), Random(seed), Counter[int]()
+    client, rng, won, live = get_redis(), Random(seed), Counter[int](), live or LiveState()
     for n in range(requests):
         request = decision.parse_request({"placement": "feed", "user_id": f"person-{seed}-{n}", "count": 1})
-        for winner in decision.decide(snapshot, LiveState(), request, client, moment=MOMENT, rng=rng).winners:
+        for winner in decision.decide(snapshot, live, request, client, moment=MOMENT, rng=rng).winners:
             won[winner.candidate.ad_id] += 1
     return won
 

@@ -278,6 +278,19 @@ def test_a_profile_from_less_than_a_week_is_a_mean_per_hour_not_a_sum():
     assert delivery_services.traffic_profiles(["feed"], moment=NOW) == {"feed": [float(n) for n in BUSY_MORNING]}
 
 
+def test_a_burst_on_one_day_is_not_expected_again_the_next():
+    # Three days of the same shape, the middle one with 6x the traffic at 09:00-10:00 UTC (a push).
+    holder = index.IndexHolder()
+    for n in range(72):
+        hour = datetime(2025, 6, 7, tzinfo=UTC) + timedelta(hours=n)
+        with clock.frozen(hour + timedelta(minutes=20)):
+            for _ in range(BUSY_MORNING[hour.hour] * (6 if n == 24 + 9 else 1)):
+                holder.count_request("feed")
+            holder.flush_traffic()
+
+    assert delivery_services.traffic_profiles(["feed"], moment=NOW) == {"feed": [float(n) for n in BUSY_MORNING]}
+
+
 def test_quiet_hours_within_the_history_count_as_quiet():
     shape = [0 if hour in (3, 4) else 10 for hour in range(24)]
     count_requests(shape, first=datetime(2025, 6, 8, tzinfo=UTC), hours=58)
@@ -447,3 +460,22 @@ def test_the_decision_honours_the_throttle(serving_marketplace):
     served = [market.serve_one(f"person-{n}").ad["ad_id"] for n in range(300)]
     assert served.count(paced.pk) <= 3
     assert served.count(rival.pk) >= 297
+
+
+@pytest.mark.parametrize("ads", [1, 3])
+def test_the_throttle_is_the_share_of_auctions_an_ad_group_enters_whatever_its_number_of_ads(ads):
+    # given an ad group alone on the feed, with 1 or 3 ads and a throttle of 0.3
+    from tests.delivery.test_learning import REQUESTS, funded_shop, wins
+    from tests.delivery.test_pipeline import snapshot_now
+    from tests.factories import AdFactory, UserFactory
+
+    PlacementFactory(key="feed", name="In-feed", floor_cpm_usd_micros=1_000_000)
+    shop = funded_shop(UserFactory(email="finance@adplatform.test", is_staff=True), name="Bakery")
+    for n in range(1, ads):
+        AdFactory(ad_group=shop.ad_group, display_name=f"Bakery {n}")
+
+    # when 4,000 people ask for an ad
+    won = wins(snapshot_now(), seed=3, live=index.LiveState(throttles={shop.ad_group.pk: 0.3}))
+
+    # then it takes part in (and wins) 30% of them, not 1 - 0.7^3 = 66% with three ads
+    assert sum(won.values()) / REQUESTS == pytest.approx(0.3, abs=0.025)

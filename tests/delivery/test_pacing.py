@@ -244,6 +244,38 @@ def test_a_step_after_a_gap_learns_nothing_from_it():
     assert after_minute.potential < 1_000_000.0  # a minute of traffic at throttle 0.2 with no spend does
 
 
+def test_minutes_with_less_than_a_price_left_teach_nothing():
+    # The decision refuses an ad group whose next event would cross its budget, whatever its
+    # throttle: minutes of traffic without spend then say nothing about what it could win.
+    known = pacing.State(TODAY, 0.5, BUDGET - 1_000, 0.8, 400_000.0, 0.08, at=0.0, price=PRICE)
+
+    starved = pacing.step(previous=known, day=TODAY, budget=BUDGET, spent=BUDGET - 1_000, share=0.85, at=60.0)
+    with_room = pacing.step(previous=known, day=TODAY, budget=BUDGET + 9_000, spent=BUDGET - 1_000, share=0.85, at=60.0)
+
+    assert starved.potential == pytest.approx(known.potential)
+    assert with_room.potential < 0.8 * known.potential  # with five prices left, the same quiet minute does
+
+
+def test_the_price_is_the_smallest_spend_between_two_steps():
+    state = pacing.step(previous=None, day=TODAY, budget=BUDGET, spent=0, share=0.0, at=0.0)
+    for minute, spent in enumerate((0, 6_000, 8_000, 15_000, 15_000), start=1):
+        state = pacing.step(previous=state, day=TODAY, budget=BUDGET, spent=spent, share=minute / 1_000, at=minute * 60.0)
+
+    assert state.price == 2_000
+
+
+def test_an_ad_group_that_wins_rarely_keeps_its_last_twenty_events_of_evidence():
+    rare = pacing.State(TODAY, 0.3, 50_000, 0.5, 10 * PRICE, 0.01, at=0.0, price=PRICE)  # ten events seen
+    busy = pacing.State(TODAY, 0.3, 5_000_000, 0.5, 500 * PRICE, 0.5, at=0.0, price=PRICE)  # five hundred
+
+    for minute in range(1, 61):  # an hour of nothing new
+        rare = pacing.step(previous=rare, day=TODAY, budget=BUDGET, spent=50_000, share=0.5, at=minute * 60.0)
+        busy = pacing.step(previous=busy, day=TODAY, budget=BUDGET, spent=5_000_000, share=0.5, at=minute * 60.0)
+
+    assert rare.spend_seen == pytest.approx(10 * PRICE)  # under MIN_EVENTS prices: nothing forgotten
+    assert busy.spend_seen == pytest.approx(500 * PRICE / 4)  # two half-lives
+
+
 minutes_of_inputs = st.lists(
     st.tuples(
         st.integers(min_value=1, max_value=50_000_000),  # today's budget, edited at will

@@ -1006,6 +1006,25 @@ def test_a_change_publishes_a_new_version_and_clears_the_exhausted_marks(feed):
 
 
 @pytest.mark.django_db
+def test_a_change_that_is_not_a_budget_keeps_the_marks_of_spent_budgets(feed):
+    # given a published index, two ad groups and a campaign marked spent, and an advertiser without money
+    ad = AdFactory(ad_group__placements=[feed])
+    other = AdFactory(ad_group__placements=[feed])
+    index.compile_snapshot()
+    later = MOMENT.timestamp() + 3_600
+    spent = {f"ag:{ad.ad_group_id}": later, f"c:{ad.ad_group.campaign_id}": later, f"ag:{other.ad_group_id}": later}
+    get_redis().zadd(charging.EXHAUSTED, {**spent, f"a:{ad.ad_group.campaign.advertiser_id}": later})
+    # when an ad's evidence grows (a new posterior) and the other ad group's budget is raised
+    AdPerformance.objects.create(ad=ad, impressions=500, clicks=9, conversions=0, updated_at=MOMENT)
+    AdGroup.objects.filter(pk=other.ad_group_id).update(budget_micros=other.ad_group.budget_micros + UNIT)
+    _, changed = index.compile_snapshot()
+    # then only the edited budget's mark and the advertiser's go: the spent ones stay out of auctions
+    assert changed is True
+    marks = {member.decode() for member in get_redis().zrange(charging.EXHAUSTED, 0, -1)}
+    assert marks == {f"ag:{ad.ad_group_id}", f"c:{ad.ad_group.campaign_id}"}
+
+
+@pytest.mark.django_db
 def test_the_index_holder_loads_the_published_snapshot_and_the_live_state(feed):
     # given nothing published yet
     holder = index.IndexHolder()
@@ -1033,10 +1052,14 @@ def test_the_index_holder_reads_exhausted_marks_on_the_platform_clock(feed):
     index.compile_snapshot()
     berlin_midnight = datetime(2026, 3, 10, 23, 0, tzinfo=UTC).timestamp()
     get_redis().zadd(charging.EXHAUSTED, {"ag:5": berlin_midnight, "ag:6": MOMENT.timestamp() - 1})
-    # when a web process loads its live state
+    # when a web process loads its live state, and another one at Berlin's midnight
     _, live = index.IndexHolder().current()
-    # then the mark still in force on the platform clock keeps its ad group out, and only that one
+    with clock.frozen(datetime(2026, 3, 10, 23, 0, tzinfo=UTC)):
+        _, at_midnight = index.IndexHolder().current()
+    # then the mark still in force on the platform clock keeps its ad group out, and only that one,
+    # until the moment its day ends: the new day's budget is not spent
     assert live.exhausted == frozenset({"ag:5"})
+    assert at_midnight.exhausted == frozenset()
 
 
 @pytest.mark.django_db

@@ -21,6 +21,14 @@ from campaigns.reference import seed_blocked_terms, seed_interests
 from delivery import index
 from tests.factories import UserFactory
 
+# The runs happen in the module fixture, but the tests must say they use the database all the same:
+# pytest-django creates the test database only for sessions with a test that asks for it, and
+# without one (this module run alone) the fixture flushed and filled the development database.
+# Transactional, as the runs are: pytest-django runs these tests with the other transactional ones,
+# which seed the reference data afresh, not before the plain database tests (that rely on it).
+# One xdist worker takes them all, so the two runs happen once, not on each worker given a test.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("simulate")]
+
 # Budgets small enough for a day of 12,000 requests to fill several of them; most advertisers in
 # UTC, so one simulated day is a complete local day for them (the Tokyo ones are left out).
 MARKETPLACE = {
@@ -57,13 +65,20 @@ def simulate(out):
 
 @pytest.fixture(scope="module")
 def runs(django_db_setup, django_db_blocker, tmp_path_factory):
-    """The same marketplace simulated twice from the same seed, each on an empty platform."""
+    """The same marketplace simulated twice from the same seed, each on an empty platform.
+
+    The fixture works outside pytest-django's test wrappers, so it closes the connection it used:
+    after a browser test, Playwright's event loop stays registered on this thread, Django keeps
+    the connection in that async context's storage, and the session's teardown (the loop gone)
+    would close only the thread's own and fail to drop the test database ("1 other session").
+    """
     with django_db_blocker.unblock():
         try:
             outs = [tmp_path_factory.mktemp(name) for name in ("first", "second")]
             yield [(*simulate(out), out) for out in outs]
         finally:
             empty_platform()
+            connection.close()
 
 
 def test_a_small_marketplace_is_paced_to_its_budgets(runs):

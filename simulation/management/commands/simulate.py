@@ -1,4 +1,8 @@
-"""manage.py simulate: a synthetic marketplace driven through the real delivery, billing and reporting code."""
+"""manage.py simulate: a synthetic marketplace driven through the real delivery, billing and reporting code.
+
+manage.py simulate --days 3 --advertisers 200 --out bench/out        # a marketplace of its own, simulated days
+manage.py simulate --live --requests-per-day 300000 --people 100000  # the marketplace in the database, in real time
+"""
 
 import json
 import random
@@ -11,9 +15,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import User
 from adplatform import money
+from delivery import services
 from simulation import market as markets
 from simulation import report as reports
 from simulation.engine import PROFILES, Simulation
+from simulation.live import LiveTraffic
 
 DEFAULT_REQUEST_WEIGHT = 5
 DEFAULT_START = datetime(2031, 3, 3, tzinfo=UTC)  # a Monday, far from any real data's days
@@ -22,10 +28,20 @@ DEFAULT_START = datetime(2031, 3, 3, tzinfo=UTC)  # a Monday, far from any real 
 class Command(BaseCommand):
     help = (
         "Simulate D days of a marketplace of N advertisers on the simulated clock, through the real decision, "
-        "tracking, charging, consumer, pacing, rollup and billing code; print a summary against the pacing targets."
+        "tracking, charging, consumer, pacing, rollup and billing code; print a summary against the pacing targets. "
+        "With --live: simulated people asking the marketplace in the database for ads, in real time, until stopped."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--live",
+            action="store_true",
+            help="no marketplace of its own and no simulated clock: the existing placements and ads, in real time, "
+            "until interrupted (Celery beat does the housekeeping); takes --requests-per-day, --seed, --people, --minutes",
+        )
+        parser.add_argument(
+            "--minutes", type=float, help="with --live: stop after this many minutes (default: run until stopped)"
+        )
         parser.add_argument("--days", type=int, default=3)
         parser.add_argument("--advertisers", type=int, default=200)
         parser.add_argument("--requests-per-day", type=int, default=100_000)
@@ -53,11 +69,25 @@ class Command(BaseCommand):
             default=",".join(markets.TIME_ZONES),
             help="the advertisers' time zones, drawn from this comma-separated list (repeat one to make it likelier)",
         )
+        parser.add_argument(
+            "--history-days",
+            type=int,
+            default=7,
+            metavar="H",
+            help="days of ad requests counted before the run, for pacing's traffic profile (0: a platform without history)",
+        )
         parser.add_argument("--out", type=Path, help="write DIR/report.json and DIR/curves.png")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["live"]:
+            self._live(options)
+            return
+        if options["minutes"] is not None:
+            raise CommandError("--minutes goes with --live (a batch run lasts --days simulated days).")
         if min(options["days"], options["advertisers"], options["requests_per_day"], options["request_weight"]) < 1:
             raise CommandError("--days, --advertisers, --requests-per-day and --request-weight must be at least 1.")
+        if not 0 <= options["history_days"] <= services.PROFILE_DAYS:
+            raise CommandError(f"--history-days must be from 0 to {services.PROFILE_DAYS} (pacing learns from a week).")
         start = self._start(options["start"])
         budgets = self._budgets(options["budget_range"])
         zones = self._zones(options["time_zones"])
@@ -86,12 +116,22 @@ class Command(BaseCommand):
             profile=options["profile"],
             seed=options["seed"],
             speed=options["speed"],
+            history_days=options["history_days"],
             progress=self.stdout.write,
         )
         simulation.run()
         arguments = {
             key: options[key]
-            for key in ("days", "advertisers", "requests_per_day", "request_weight", "profile", "people", "time_zones")
+            for key in (
+                "days",
+                "advertisers",
+                "requests_per_day",
+                "request_weight",
+                "profile",
+                "people",
+                "time_zones",
+                "history_days",
+            )
         }
         arguments["budget_range"] = [money.format_amount(budgets[0]), money.format_amount(budgets[1])]
         report = reports.build(simulation, seed=options["seed"], arguments=arguments)
@@ -107,6 +147,22 @@ class Command(BaseCommand):
             (options["out"] / "report.json").write_text(json.dumps(report, indent=2))
             reports.plot(report, options["out"] / "curves.png")
             self.stdout.write(f"wrote {options['out'] / 'report.json'} and {options['out'] / 'curves.png'}")
+
+    def _live(self, options: dict[str, Any]) -> None:
+        """Live mode: the marketplace in the database, on the real clock, until interrupted or for --minutes."""
+        if min(options["requests_per_day"], options["people"]) < 1:
+            raise CommandError("--requests-per-day and --people must be at least 1.")
+        if options["minutes"] is not None and options["minutes"] <= 0:
+            raise CommandError("--minutes must be above 0.")
+        if options["out"]:
+            raise CommandError("--out goes with a batch run: the live mode writes no report.")
+        LiveTraffic(
+            requests_per_day=options["requests_per_day"],
+            seed=options["seed"],
+            people=options["people"],
+            minutes=options["minutes"],
+            progress=self.stdout.write,
+        ).run()
 
     @staticmethod
     def _zones(raw: str) -> tuple[str, ...]:
