@@ -6,7 +6,7 @@ source with `clock.frozen(...)` or `clock.use(...)`.
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.utils import timezone
@@ -22,6 +22,16 @@ def now() -> datetime:
 def today_in(tz_name: str) -> date:
     """Today's date in the IANA time zone `tz_name` (an advertiser's day)."""
     return now().astimezone(ZoneInfo(tz_name)).date()
+
+
+def day_bounds(zone: ZoneInfo | str, day: date) -> tuple[datetime, datetime]:
+    """When the local `day` of `zone` begins and when the next one begins, in UTC (23 or 25 hours apart on DST days).
+
+    In UTC because two datetimes of one tzinfo subtract as wall clocks: every local day would be 24 hours.
+    """
+    zone = ZoneInfo(zone) if isinstance(zone, str) else zone
+    start = datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
+    return start, datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone).astimezone(UTC)
 
 
 @contextmanager

@@ -649,7 +649,7 @@ PACE_FIELDS = (  # what pace reads of an ad group, its campaign and advertiser (
 
 
 def traffic_profiles(placements: Iterable[str], *, moment: datetime | None = None) -> dict[str, list[float] | None]:
-    """Per placement, its mean ad requests per UTC hour of the day over the last 7 days (None: under a day of history)."""
+    """Per placement, its typical ad requests per UTC hour of the day over the last 7 days (None: under a day of history)."""
     wanted = sorted(set(placements))
     return _full_profiles(_traffic_history(wanted, moment or clock.now())) if wanted else {}
 
@@ -684,8 +684,8 @@ def _traffic_history(placements: list[str], now: datetime) -> dict[str, tuple[li
 def _full_profiles(history: dict[str, tuple[list[float | None], int]]) -> dict[str, list[float] | None]:
     """The placements with at least a day of hours with requests: their profiles (every hour of the day covered)."""
     return {
-        placement: [mean or 0.0 for mean in means] if hours_seen >= pacing.HOURS else None
-        for placement, (means, hours_seen) in history.items()
+        placement: [typical or 0.0 for typical in hourly] if hours_seen >= pacing.HOURS else None
+        for placement, (hourly, hours_seen) in history.items()
     }
 
 
@@ -811,9 +811,7 @@ def _today_budget(
 def _seconds_into(moment: datetime, zone: ZoneInfo) -> tuple[date, float, float]:
     """`moment`'s local day, the seconds of it passed, and its length (23 or 25 hours on a daylight-saving day)."""
     day = moment.astimezone(zone).date()
-    # In UTC: two datetimes of one tzinfo subtract as wall clocks, and every local day would be 24 hours.
-    start = datetime.combine(day, dt_time.min, tzinfo=zone).astimezone(UTC)
-    end = datetime.combine(day + timedelta(days=1), dt_time.min, tzinfo=zone).astimezone(UTC)
+    start, end = clock.day_bounds(zone, day)
     return day, (moment - start).total_seconds(), (end - start).total_seconds()
 
 
@@ -841,9 +839,9 @@ def pace() -> int:
     through = AdGroup.placements.through.objects.filter(adgroup_id__in=[ad_group.pk for ad_group in ad_groups])
     for ad_group_id, key in through.values_list("adgroup_id", "placement__key").order_by("placement__key"):
         placements_of[ad_group_id].append(key)
-    placements = {key for keys in placements_of.values() for key in keys}
-    history = _traffic_history(sorted(placements), moment) if placements else {}
-    measured, readings = _requests_since_last_run(sorted(placements), _full_profiles(history), moment)
+    placements = sorted({key for keys in placements_of.values() for key in keys})
+    history = _traffic_history(placements, moment) if placements else {}
+    measured, readings = _requests_since_last_run(placements, _full_profiles(history), moment)
     plans: list[_Plan] = []
     counter_keys: list[str] = []
     campaigns: dict[int, Campaign] = {}

@@ -9,8 +9,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from datetime import time as dt_time
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
@@ -18,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from redis import Redis
 
-from adplatform import money
+from adplatform import clock, money
 
 from . import links
 from .charging import STREAM, Caps, Charger, Outcome, tag
@@ -43,8 +42,7 @@ def _day_bounds(moment: datetime, time_zone: str) -> tuple[str, int]:
     """The advertiser's local day of `moment` and the unix time that day ends."""
     zone = ZoneInfo(time_zone)
     local_day = moment.astimezone(zone).date()
-    next_midnight = datetime.combine(local_day + timedelta(days=1), dt_time.min, tzinfo=zone)
-    return local_day.isoformat(), int(next_midnight.timestamp())
+    return local_day.isoformat(), int(clock.day_bounds(zone, local_day)[1].timestamp())
 
 
 @dataclass(frozen=True)

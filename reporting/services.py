@@ -12,7 +12,7 @@ import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -143,11 +143,7 @@ def _closed_among(days: Iterable[tuple[int, date]]) -> list[tuple[int, date]]:
 
 def utc_bounds(time_zone: str, start: date, end: date) -> tuple[datetime, datetime]:
     """The UTC instants from the start of local day `start` to the end of local day `end`."""
-    zone = ZoneInfo(time_zone)
-    return (
-        datetime.combine(start, datetime.min.time(), tzinfo=zone),
-        datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=zone),
-    )
+    return clock.day_bounds(time_zone, start)[0], clock.day_bounds(time_zone, end)[1]
 
 
 def reroll(advertiser: Advertiser, start: date, end: date) -> int:

@@ -237,7 +237,7 @@ class Simulation:
                 counted: dict[str, int] = dict.fromkeys(self.placement_keys, 0)
                 expected = per_minute * self.shape[minute] / mean_shape
                 began_requests = time.perf_counter()
-                for offset in sorted(self.rng.random() * 60 for _ in range(_poisson(self.rng, expected))):
+                for offset in sorted(self.rng.random() * 60 for _ in range(poisson(self.rng, expected))):
                     self.now = self.start + timedelta(minutes=minute, seconds=offset)
                     self._request(snapshot, live, counted)
                 self.timings["requests"] += time.perf_counter() - began_requests
@@ -389,7 +389,7 @@ class Simulation:
             books.events[key] += 1
 
 
-def _poisson(rng: random.Random, mean: float) -> int:
+def poisson(rng: random.Random, mean: float) -> int:
     """A Poisson draw (Knuth's method for small means, a rounded normal for large ones)."""
     if mean <= 0:
         return 0

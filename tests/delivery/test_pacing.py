@@ -21,6 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from delivery import pacing
+from simulation.engine import poisson
 
 DAY = 86_400
 CURVE = pacing.normalized(pacing.DEFAULT_PROFILE)
@@ -28,19 +29,6 @@ BUDGET = 10_000_000  # 10.00 a day
 PRICE = 2_000  # 2.00 CPM: 5,000 impressions fill the budget
 TODAY, TOMORROW = "2025-06-10", "2025-06-11"
 TOLERANCE = 0.05 * BUDGET  # cumulative spend within 5% of the budget of its target at every hour
-
-
-def poisson(rng: Random, mean: float) -> int:
-    """A Poisson draw (Knuth's method; the normal approximation for large means)."""
-    if mean <= 0:
-        return 0
-    if mean > 50:
-        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
-    limit, count, product = math.exp(-mean), 0, rng.random()
-    while product > limit:
-        count += 1
-        product *= rng.random()
-    return count
 
 
 @dataclass
