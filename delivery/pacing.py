@@ -17,10 +17,15 @@ Each minute the controller
    it learns nothing from minutes that began with less than one price of budget left (the
    decision refused the ad group then, whatever its throttle: learning from them would make the
    potential collapse at the end of every day the budget is spent, and the next day open wide);
-2. plans the rest of the day: the remaining budget spread evenly over the remaining traffic,
-   throttle* = remaining / (P x remaining share). Spend ahead of the curve leaves less budget for
-   as much traffic and the throttle falls; behind, it rises; at the end of the day the remaining
-   share goes to zero and the throttle opens fully, so a budget the traffic can fill is spent;
+2. plans the next stretch of traffic (HORIZON: 5% of the day's, about an hour): the plan is the
+   budget left at its start spread evenly over the traffic left then (its start is midnight, or
+   the last budget edit or pause: a budget raised at noon spreads the rest over the afternoon);
+   throttle* = (plan at F(t) + HORIZON - spent) / (P x HORIZON). Spend ahead of the curve leaves
+   less for the stretch and the throttle falls; behind, it rises — a gap is closed within about
+   an hour, not spread over the rest of the day, so an ad group of 40 events a day stays within
+   about two events of its curve (spread over the day, its gaps were twice that); in the day's
+   last stretch the plan is the whole budget, and as the remaining share goes to zero the
+   throttle opens fully, so a budget the traffic can fill is spent;
 3. moves towards throttle* at most x2 or /2 per minute (no jumps between 0 and 1 on noise), and
    stays within [MIN_THROTTLE, 1].
 
@@ -28,12 +33,12 @@ Traffic off the forecast is measured where it can be: when the placements have a
 `pace` passes the ad requests that came since the last step and the number the profile expected.
 Their ratio (a ratio of sums with a 3-minute half-life, shrunk towards 1 while few requests were
 expected) scales the traffic the potential is learned against and the plan: throttle* =
-remaining / (P x rest x ratio). A burst of 6x the traffic for half an hour is then met within
-minutes, at the ÷2 steps, instead of after the 30-minute memory of P has caught up; traffic the
-profile did not expect at all (no history) still shows up, more slowly, as a higher or lower P.
-A budget edited mid-day changes the remaining budget at once. A new day starts from the previous
-day's potential, at the throttle that plans its whole budget over its whole traffic (the step
-limits guard against noise, not against a new budget).
+(plan - spent) / (P x HORIZON x ratio). A burst of 6x the traffic for half an hour is then met
+within minutes, at the ÷2 steps, instead of after the 30-minute memory of P has caught up;
+traffic the profile did not expect at all (no history) still shows up, more slowly, as a higher
+or lower P. A budget edited mid-day starts a new plan at once: the rest of it over the rest of
+the day. A new day starts from the previous day's potential, at the throttle that plans its
+budget over its traffic (the step limits guard against noise, not against a new budget).
 
 Steps are learned from only when they follow the previous one closely: an ad group that was not
 paced for a while (paused, outside its schedule, the beat down) saw traffic it could not take, so
@@ -56,6 +61,7 @@ REQUESTS_PRIOR = 10.0  # expected requests of pseudo-evidence that the traffic i
 MIN_RATIO, MAX_RATIO = 0.05, 20.0
 GAP_SECONDS = 300.0  # a step this long after the previous one was not paced in between: nothing to learn from it
 HOURS = 24
+HORIZON = 0.05  # a gap to the curve is closed over this share of the day's traffic (about 1.2 hours of a mean hour's)
 
 # Expected share of a day's ad requests per local hour when a placement has no history yet: a
 # mobile-app day, quiet at night, rising through the morning, highest in the evening.
@@ -79,6 +85,10 @@ class State:
     requests_seen: float = 0.0  # forgetting sums of the traffic ratio: ad requests that came ...
     requests_expected: float = 0.0  # ... over those the profile expected
     price: int = 0  # the smallest spend between two steps seen: about one billed event's price (0: none yet)
+    # Where today's plan starts (midnight, or the last budget edit or gap): F, spend and the budget then (-1: none).
+    plan_share: float = 0.0
+    plan_spent: int = 0
+    plan_budget: int = -1
 
     @property
     def potential(self) -> float | None:
@@ -160,9 +170,14 @@ def step(
     # throttle, so the minute says nothing of what it could win (learning from it would make the
     # potential collapse at the end of every day the budget is spent, and the next day open wide).
     starved = price > 0 and budget - previous.spent < price
-    learned = State(
-        day, previous.throttle, spent, share, spend_seen, exposure, previous.at if at is None else at, seen, expected, price
-    )
+    if gap or (budget != previous.plan_budget and not new_day):  # re-planned from here: the rest over the rest of the day
+        plan = (share, spent, budget)
+    elif new_day:
+        plan = (0.0, 0, budget)
+    else:
+        plan = (previous.plan_share, previous.plan_spent, previous.plan_budget)
+    moment = previous.at if at is None else at
+    learned = State(day, previous.throttle, spent, share, spend_seen, exposure, moment, seen, expected, price, *plan)
     if traffic > 0 and not gap and not starved:
         spend_seen += bought
         exposure += previous.throttle * traffic * learned.traffic_ratio
@@ -195,8 +210,17 @@ def _throttle(state: State, *, budget: int, moving: bool, new_day: bool) -> floa
     elif potential is None or potential * rest * state.traffic_ratio <= 0:  # nothing learned: double while traffic passes
         wanted = 1.0 if moving else current
     else:
-        wanted = remaining / (potential * rest * state.traffic_ratio)
+        ahead = min(HORIZON, rest)
+        wanted = max(_planned(state, budget, state.share + ahead) - state.spent, 0) / (potential * ahead * state.traffic_ratio)
         if new_day:
             return min(max(wanted, MIN_THROTTLE), 1.0)
     bounded = min(max(wanted, current * MAX_STEP_DOWN), current * MAX_STEP_UP)
     return min(max(bounded, MIN_THROTTLE), 1.0)
+
+
+def _planned(state: State, budget: int, share: float) -> float:
+    """The plan's spend when F reaches `share`: the budget left at the plan's start, spread over the traffic left then."""
+    span = 1.0 - state.plan_share
+    if span <= 1e-9:
+        return float(budget)
+    return state.plan_spent + (budget - state.plan_spent) * min(max((share - state.plan_share) / span, 0.0), 1.0)

@@ -346,6 +346,33 @@ def test_budget_limited_days_spend_97_to_100_percent_along_the_curve(potential, 
         assert day.worst_gap() <= TOLERANCE
 
 
+def test_a_gap_to_the_curve_is_closed_within_the_horizon_not_over_the_rest_of_the_day():
+    # Learned: 10,000,000 micros per unit of exposure (a day's traffic at throttle 1 fills the budget).
+    # At F = 0.3 one ad group is 5% of the budget ahead of its curve, the other on it.
+    def at_noon(spent: int) -> pacing.State:
+        known = pacing.State(TODAY, 1.0, spent, 0.3, 1e7, 1.0, at=0.0, plan_budget=BUDGET)
+        return pacing.step(previous=known, day=TODAY, budget=BUDGET, spent=spent, share=0.3, at=60.0)
+
+    on_curve, ahead = at_noon(3_000_000), at_noon(3_500_000)
+
+    assert on_curve.throttle == pytest.approx(1.0)
+    # the next 5% of the day's traffic brings the plan 500,000 micros further: all already spent
+    assert ahead.throttle == pytest.approx(0.5)  # wanted 0; at most half the last throttle a minute
+
+
+@pytest.mark.parametrize("potential", [3.0, 10.0, 52.0])
+def test_a_budget_of_forty_events_a_day_stays_within_about_two_events_of_its_curve(potential):
+    gaps = []
+    for seed in range(1, 11):
+        _, day = run_days(Market(potential * BUDGET, price=BUDGET // 40, seed=seed), 2)
+        gaps.append(day.worst_gap() / BUDGET)
+        assert day.spent >= 0.95 * BUDGET  # two events short at most
+
+    # (Spreading each gap over the rest of the day, their worst gaps were 5-14% of the budget.)
+    assert max(gaps) <= 0.065
+    assert sum(gaps) / len(gaps) <= 0.05
+
+
 @pytest.mark.parametrize("price", [500, 20_000], ids=["many small impressions", "500 impressions a day"])
 def test_the_curve_holds_for_fine_and_coarse_prices(price):
     days = run_days(Market(4 * BUDGET, price=price, seed=11), 2)
@@ -404,7 +431,7 @@ def test_a_burst_of_traffic_is_met_within_minutes_when_requests_are_counted(fact
     assert 0.97 * BUDGET <= counted.spent <= BUDGET
     assert counted.worst_gap() <= 0.02 * BUDGET
     # seeing only its spend, the controller needs the 30-minute memory of P to see the burst
-    assert spend_only.worst_gap() > 2 * counted.worst_gap()
+    assert spend_only.worst_gap() > 1.5 * counted.worst_gap()
 
 
 @pytest.mark.parametrize("factor", [5.0, 0.25], ids=["5x the forecast", "a quarter of it"])
