@@ -14,7 +14,8 @@ day; nothing billed above a budget; unbilled over-delivery at most 0.5% of total
 cumulative spend within 5% of budget of its target curve at every hour; delivered CTR at least
 90% of the oracle's. Beside each run it records how busy the machine's CPUs were (the run's own
 work included) and with other work just before it, so a run time taken on a shared machine can
-be judged. Writes bench/out/pacing/results.json.
+be judged. Writes bench/out/pacing/results.json (keeping the runs of other profiles it holds
+when they measured the same code, so two profiles can run at once, each in its own database).
 """
 
 import argparse
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from . import env
@@ -141,6 +143,15 @@ def _digests() -> dict[str, str]:
     return {path: hashlib.sha256((env.ROOT / path).read_bytes()).hexdigest()[:16] for path in paths}
 
 
+def _earlier_runs(path: Path, measured: dict[str, str]) -> dict[str, Any]:
+    """The runs an earlier results.json holds of the same code (two profiles run at once each keep theirs)."""
+    try:
+        earlier = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return earlier.get("runs", {}) if earlier.get("measured") == measured else {}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", choices=("diurnal", "flat", "spiky"), action="append", help="default: diurnal and spiky")
@@ -162,7 +173,7 @@ def main() -> None:
         report = simulate(profile, args, extra)
         report["verdicts"] = verdicts(report["summary"])
         reports[profile] = report
-    results = {
+    results: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "measured": measured,
         "changed_while_measuring": sorted(path for path, digest in _digests().items() if measured.get(path) != digest),
@@ -176,7 +187,9 @@ def main() -> None:
         },
     }
     env.OUT.mkdir(parents=True, exist_ok=True)
-    (env.OUT / "results.json").write_text(json.dumps(results, indent=2))
+    path = env.OUT / "results.json"
+    results["runs"] = {**_earlier_runs(path, measured), **results["runs"]}
+    path.write_text(json.dumps(results, indent=2))
     print()
     print(table(reports))
     print(f"\nwrote {env.OUT / 'results.json'} (reports and curves in {env.OUT}/<profile>/)")
