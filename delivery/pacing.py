@@ -23,9 +23,12 @@ Each minute the controller
    throttle* = (plan at F(t) + HORIZON - spent) / (P x HORIZON). Spend ahead of the curve leaves
    less for the stretch and the throttle falls; behind, it rises — a gap is closed within about
    an hour, not spread over the rest of the day, so an ad group of 40 events a day stays within
-   about two events of its curve (spread over the day, its gaps were twice that); in the day's
-   last stretch the plan is the whole budget, and as the remaining share goes to zero the
-   throttle opens fully, so a budget the traffic can fill is spent;
+   about two events of its curve (spread over the day, its gaps were twice that). A lead is cut
+   so only while demand is plentiful: when the rest of the day needs more than a quarter of its
+   traffic to fill the budget, the lead is increasingly kept (spread over the rest of the day,
+   fully from half on: `_scarcity`), since the demand it would leave for later may not come. In
+   the day's last stretch the plan is the whole budget, and as the remaining share goes to zero
+   the throttle opens fully, so a budget the traffic can fill is spent;
 3. moves towards throttle* at most x2 or /2 per minute (no jumps between 0 and 1 on noise), and
    stays within [MIN_THROTTLE, 1].
 
@@ -62,6 +65,7 @@ MIN_RATIO, MAX_RATIO = 0.05, 20.0
 GAP_SECONDS = 300.0  # a step this long after the previous one was not paced in between: nothing to learn from it
 HOURS = 24
 HORIZON = 0.05  # a gap to the curve is closed over this share of the day's traffic (about 1.2 hours of a mean hour's)
+SCARCE = (0.25, 0.5)  # a lead is cut below the first share of the rest of the day's demand, kept from the second on
 
 # Expected share of a day's ad requests per local hour when a placement has no history yet: a
 # mobile-app day, quiet at night, rising through the morning, highest in the evening.
@@ -211,11 +215,25 @@ def _throttle(state: State, *, budget: int, moving: bool, new_day: bool) -> floa
         wanted = 1.0 if moving else current
     else:
         ahead = min(HORIZON, rest)
-        wanted = max(_planned(state, budget, state.share + ahead) - state.spent, 0) / (potential * ahead * state.traffic_ratio)
+        tight = max(_planned(state, budget, state.share + ahead) - state.spent, 0) / (potential * ahead * state.traffic_ratio)
+        spread = remaining / (potential * rest * state.traffic_ratio)  # the rest of the budget over the rest of the day
+        wanted = tight + _scarcity(spread) * max(spread - tight, 0.0)
         if new_day:
             return min(max(wanted, MIN_THROTTLE), 1.0)
     bounded = min(max(wanted, current * MAX_STEP_DOWN), current * MAX_STEP_UP)
     return min(max(bounded, MIN_THROTTLE), 1.0)
+
+
+def _scarcity(spread: float) -> float:
+    """How much of a lead to keep (0-1) when the rest of the day wants `spread` of the traffic to fill the budget.
+
+    A lead is cut within the horizon while the day's remaining demand is plentiful (the rest of the
+    budget needs at most a quarter of it), and kept — spread over the rest of the day — once it
+    needs half or more: traffic an ad group could win later may not come (a larger bidder back
+    from its own pause, a quiet evening), and a lead cut in the morning is then budget unspent.
+    """
+    low, high = SCARCE
+    return min(max((spread - low) / (high - low), 0.0), 1.0)
 
 
 def _planned(state: State, budget: int, share: float) -> float:

@@ -346,21 +346,31 @@ def test_budget_limited_days_spend_97_to_100_percent_along_the_curve(potential, 
         assert day.worst_gap() <= TOLERANCE
 
 
-def test_a_gap_to_the_curve_is_closed_within_the_horizon_not_over_the_rest_of_the_day():
-    # Learned: 10,000,000 micros per unit of exposure (a day's traffic at throttle 1 fills the budget).
-    # At F = 0.3 one ad group is 5% of the budget ahead of its curve, the other on it.
-    def at_noon(spent: int) -> pacing.State:
-        known = pacing.State(TODAY, 1.0, spent, 0.3, 1e7, 1.0, at=0.0, plan_budget=BUDGET)
-        return pacing.step(previous=known, day=TODAY, budget=BUDGET, spent=spent, share=0.3, at=60.0)
-
-    on_curve, ahead = at_noon(3_000_000), at_noon(3_500_000)
-
-    assert on_curve.throttle == pytest.approx(1.0)
-    # the next 5% of the day's traffic brings the plan 500,000 micros further: all already spent
-    assert ahead.throttle == pytest.approx(0.5)  # wanted 0; at most half the last throttle a minute
+def at_three_tenths(*, potential: float, throttle: float, spent: int) -> pacing.State:
+    """A step at F = 0.3 of a day planned from midnight, `potential` micros per day of traffic learned."""
+    known = pacing.State(TODAY, throttle, spent, 0.3, potential, 1.0, at=0.0, plan_budget=BUDGET)
+    return pacing.step(previous=known, day=TODAY, budget=BUDGET, spent=spent, share=0.3, at=60.0)
 
 
-@pytest.mark.parametrize("potential", [3.0, 10.0, 52.0])
+def test_a_lead_is_cut_within_the_horizon_while_demand_is_plentiful():
+    # Ten budgets' worth of demand a day: the rest of the day needs a tenth of its traffic.
+    on_curve = at_three_tenths(potential=10 * BUDGET, throttle=0.1, spent=3_000_000)
+    ahead = at_three_tenths(potential=10 * BUDGET, throttle=0.1, spent=3_500_000)  # 5% of the budget ahead
+
+    assert on_curve.throttle == pytest.approx(0.1)
+    # the next 5% of the day's traffic brings the plan 500,000 micros further: all spent already
+    assert ahead.throttle == pytest.approx(0.05)  # wanted 0; at most half the last throttle a minute
+
+
+def test_a_lead_is_kept_while_demand_is_scarce():
+    # 1.2 budgets' worth of demand a day: the rest of the day needs most of its traffic, and a lead
+    # cut now may be budget left unspent tonight. It is spread over the rest of the day instead.
+    ahead = at_three_tenths(potential=1.2 * BUDGET, throttle=0.8, spent=3_500_000)
+
+    assert ahead.throttle == pytest.approx(6_500_000 / (1.2 * BUDGET * 0.7))
+
+
+@pytest.mark.parametrize("potential", [5.0, 10.0, 52.0])  # plentiful demand (with less, leads are partly kept)
 def test_a_budget_of_forty_events_a_day_stays_within_about_two_events_of_its_curve(potential):
     gaps = []
     for seed in range(1, 11):
