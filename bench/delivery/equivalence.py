@@ -101,8 +101,8 @@ def random_live(rng: Random, candidates: list[Candidate]) -> LiveState:
     return LiveState(throttles=throttles if rng.random() < 0.5 else {}, exhausted=frozenset(exhausted))
 
 
-class FrequencyCounts:
-    """Just enough of a Redis client for `decision._capped`: MGET over a dict."""
+class Counters:
+    """Just enough of a Redis client for `decision._blocked`: MGET over a dict."""
 
     def __init__(self, counts: dict[str, bytes]) -> None:
         self.counts = counts
@@ -114,17 +114,23 @@ class FrequencyCounts:
 def reference_decide(
     snapshot: Snapshot, live: LiveState, request: AdRequest, client: object, moment: datetime, rng: Random
 ) -> list:
-    """`decision.decide` as it was: every candidate scored, the auction over the whole pool."""
+    """`decision.decide` as it was: every candidate scored, each round's auction over the whole pool left."""
     placement = snapshot.placements[request.placement]
     candidates = [c for c in snapshot.candidates.get(request.placement, ()) if c.format in placement.formats]
     pool = [auction.score(candidate, rng) for candidate in decision.eligible(candidates, request, live, moment, rng)]
+    ad_groups: set[int] = set()
+    advertisers: set[int] = set()
     winners = []
     for _ in range(decision.MAX_AUCTION_ROUNDS):
-        winners = auction.run_auction(pool, floor_ecpm_usd=placement.floor_cpm_usd_micros, slots=request.count)
-        capped = decision._capped(client, winners, request)  # type: ignore[arg-type]
-        if not capped:
+        left = [e for e in pool if e.candidate.ad_group_id not in ad_groups and e.candidate.advertiser_id not in advertisers]
+        winners = auction.run_auction(left, floor_ecpm_usd=placement.floor_cpm_usd_micros, slots=request.count)
+        if not winners:
             break
-        pool = [entry for entry in pool if entry.candidate.ad_group_id not in capped]
+        blocked_ad_groups, blocked_advertisers = decision._blocked(client, winners, request, moment)  # type: ignore[arg-type]
+        if not blocked_ad_groups and not blocked_advertisers:
+            break
+        ad_groups |= blocked_ad_groups
+        advertisers |= blocked_advertisers
     else:
         winners = []
     return winners
@@ -166,11 +172,12 @@ def check(rounds: int, seed: int = 1) -> None:
             expected_eligible = decision.eligible(index.candidates, request, live, moment, plain)
             same(expected_eligible, decision.eligible_in(index, request, live, moment, fast), "eligible")
             same(plain.random(), fast.random(), "draws after eligible")
-            counts = {
-                charging.frequency_key(c.advertiser_id, c.ad_group_id, request.user_key): rng.choice([b"1", b"5"])
-                for c in rng.sample(candidates, min(len(candidates), rng.randint(0, 6)))
-            }
-            client = FrequencyCounts(counts)
+            counts = {charging.allowance_key(c.advertiser_id): b"1000000000000" for c in candidates}  # money for all ...
+            for c in rng.sample(candidates, min(len(candidates), rng.randint(0, 2))):
+                counts[charging.allowance_key(c.advertiser_id)] = b"0"  # ... but a few
+            for c in rng.sample(candidates, min(len(candidates), rng.randint(0, 6))):
+                counts[charging.frequency_key(c.advertiser_id, c.ad_group_id, request.user_key)] = rng.choice([b"1", b"5"])
+            client = Counters(counts)
             plain, fast = Random(draws), Random(draws)
             expected = reference_decide(snapshot, live, request, client, moment, plain)
             got = decision.decide(snapshot, live, request, client, moment=moment, rng=fast).winners  # type: ignore[arg-type]
