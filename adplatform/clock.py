@@ -24,14 +24,18 @@ def today_in(tz_name: str) -> date:
     return now().astimezone(ZoneInfo(tz_name)).date()
 
 
-def day_bounds(zone: ZoneInfo | str, day: date) -> tuple[datetime, datetime]:
-    """When the local `day` of `zone` begins and when the next one begins, in UTC (23 or 25 hours apart on DST days).
+def day_start(zone: ZoneInfo | str, day: date) -> datetime:
+    """When the local `day` of `zone` begins, in UTC.
 
     In UTC because two datetimes of one tzinfo subtract as wall clocks: every local day would be 24 hours.
     """
     zone = ZoneInfo(zone) if isinstance(zone, str) else zone
-    start = datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
-    return start, datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone).astimezone(UTC)
+    return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
+
+
+def day_bounds(zone: ZoneInfo | str, day: date) -> tuple[datetime, datetime]:
+    """When the local `day` of `zone` begins and when the next one begins, in UTC (23 or 25 hours apart on DST days)."""
+    return day_start(zone, day), day_start(zone, day + timedelta(days=1))
 
 
 @contextmanager

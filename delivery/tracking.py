@@ -9,7 +9,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
@@ -42,7 +42,7 @@ def _day_bounds(moment: datetime, time_zone: str) -> tuple[str, int]:
     """The advertiser's local day of `moment` and the unix time that day ends."""
     zone = ZoneInfo(time_zone)
     local_day = moment.astimezone(zone).date()
-    return local_day.isoformat(), int(clock.day_bounds(zone, local_day)[1].timestamp())
+    return local_day.isoformat(), int(clock.day_start(zone, local_day + timedelta(days=1)).timestamp())
 
 
 @dataclass(frozen=True)

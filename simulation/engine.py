@@ -109,10 +109,10 @@ class Books:
 
     Demand: every billed event an ad group wins (charged or refused as over budget) counts its
     price divided by the chance the pacing gate let the ad group into that auction: its throttle
-    (the decision draws once per ad group and request). The sum estimates what it would have won at full throttle, in the
-    minutes it was open (throttle above 0 and a budget left); spread over the traffic of those
-    minutes' share of the day it gives the day's demand (an inverse-probability estimate: unbiased,
-    noisy for ad groups that win rarely).
+    (the decision draws once per ad group and request). The sum estimates what it would have won
+    at full throttle, in the minutes it was open (throttle above 0 and a budget left); spread over
+    the traffic of those minutes' share of the day it gives the day's demand (an inverse-probability
+    estimate: unbiased, noisy for ad groups that win rarely).
     """
 
     requests: list[dict[str, int]] = field(default_factory=list)  # per simulated minute: placement -> requests

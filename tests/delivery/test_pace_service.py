@@ -17,7 +17,9 @@ from adplatform.redis_client import get_redis
 from campaigns.models import AdGroup, Campaign
 from delivery import charging, index, pacing
 from delivery import services as delivery_services
-from tests.factories import AdGroupFactory, AdvertiserFactory, CampaignFactory, PlacementFactory
+from tests.delivery.test_learning import REQUESTS, funded_shop, wins
+from tests.delivery.test_pipeline import snapshot_now
+from tests.factories import AdFactory, AdGroupFactory, AdvertiserFactory, CampaignFactory, PlacementFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -465,10 +467,6 @@ def test_the_decision_honours_the_throttle(serving_marketplace):
 @pytest.mark.parametrize("ads", [1, 3])
 def test_the_throttle_is_the_share_of_auctions_an_ad_group_enters_whatever_its_number_of_ads(ads):
     # given an ad group alone on the feed, with 1 or 3 ads and a throttle of 0.3
-    from tests.delivery.test_learning import REQUESTS, funded_shop, wins
-    from tests.delivery.test_pipeline import snapshot_now
-    from tests.factories import AdFactory, UserFactory
-
     PlacementFactory(key="feed", name="In-feed", floor_cpm_usd_micros=1_000_000)
     shop = funded_shop(UserFactory(email="finance@adplatform.test", is_staff=True), name="Bakery")
     for n in range(1, ads):
