@@ -53,7 +53,7 @@ def main() -> None:
     _, token = services.personal_token_create(user=user, name="bench", scopes=["campaigns:read", "campaigns:write"])
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    first = Advertiser.objects.filter(agency=agency).order_by("id").first()
+    first = Advertiser.objects.filter(agency=agency).order_by("id")[0]
 
     for _ in range(20):  # warm up connections and caches
         client.get("/api/v1/advertisers/")
@@ -69,7 +69,7 @@ def main() -> None:
         ),
         "PATCH /advertisers/{id}/": lambda: client.patch(f"/api/v1/advertisers/{first.pk}/", {"name": "Renamed"}, format="json"),
     }
-    print(f"{REQUESTS} requests each, in-process, PostgreSQL {connection.pg_version // 10000}")
+    print(f"{REQUESTS} requests each, in-process, PostgreSQL {connection.cursor().connection.info.server_version // 10000}")
     for name, call in cases.items():
         samples = [timed(call) for _ in range(REQUESTS)]
         print(f"  {name:<40} {percentiles(samples)}")

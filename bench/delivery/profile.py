@@ -69,8 +69,9 @@ def main() -> None:
     decisions = [load.ad_request(rng, manifest) for _ in range(options.requests)]
     status: list[str] = []
 
-    def start_response(code: str, headers: list, exc_info: Any = None) -> None:
+    def start_response(code: str, headers: list[tuple[str, str]], exc_info: Any = None, /) -> Callable[[bytes], object]:
         status.append(code)
+        return lambda data: None
 
     def call(environ: dict) -> bytes:
         return b"".join(application(environ, start_response))

@@ -246,7 +246,8 @@ def build(*, seed: int = SEED) -> dict[str, Any]:
             )
     seeded = time.monotonic() - started
     version, _ = index.compile_snapshot()
-    snapshot = index.parse(version, get_redis().get(index.DATA_KEY.format(version)))
+    raw: Any = get_redis().get(index.DATA_KEY.format(version))
+    snapshot = index.parse(version, raw)
     manifest = {
         "version": version,
         "placements": {key: placement_key(key) for key, _, _ in PLACEMENTS},

@@ -2,20 +2,25 @@
 
     .venv/bin/python -m bench.pacing.run                          (diurnal and spiky, 3 days, 200 advertisers)
     .venv/bin/python -m bench.pacing.run --profile spiky          (one profile)
-    .venv/bin/python -m bench.pacing.run --days 1 --seed 7        (anything else `simulate` takes: see --help)
+    .venv/bin/python -m bench.pacing.run --seed 1 --seed 2        (each profile on each seed; default: seed 1)
+    .venv/bin/python -m bench.pacing.run --days 1 --history-days 0   (anything else `simulate` takes: see --help)
 
-For each profile it drops, recreates and migrates its own database and empties its own Redis
-database (bench.pacing.env: never the dev database or a test lane's Redis), then runs
+For each profile and seed it drops, recreates and migrates its own database and empties its own
+Redis database (bench.pacing.env: never the dev database or a test lane's Redis), then runs
 
-    manage.py simulate --days 3 --advertisers 200 --profile PROFILE --out bench/out/pacing/PROFILE
+    manage.py simulate --days 3 --advertisers 200 --seed SEED --profile PROFILE --out bench/out/pacing/PROFILE-seedSEED
 
 and prints each summary against the targets: ad groups limited by budget spend 97-100% of it each
 day; nothing billed above a budget; unbilled over-delivery at most 0.5% of total budget;
 cumulative spend within 5% of budget of its target curve at every hour; delivered CTR at least
 90% of the oracle's. Beside each run it records how busy the machine's CPUs were (the run's own
 work included) and with other work just before it, so a run time taken on a shared machine can
-be judged. Writes bench/out/pacing/results.json (keeping the runs of other profiles it holds
-when they measured the same code, so two profiles can run at once, each in its own database).
+be judged. Writes bench/out/pacing/results.json (keeping the runs of other profiles and seeds it
+holds when they measured the same code, so two can run at once, each in its own database).
+
+One seed is one marketplace: which ad groups are limited by their budget, and which competition
+each meets, moves with every other ad group's pacing, so a change to the controller is judged on
+several seeds, not on a day or two in or out of range on one.
 """
 
 import argparse
@@ -55,13 +60,18 @@ def _background() -> float:
     return _busy_cpus(before)
 
 
-def simulate(profile: str, args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
+def run_name(profile: str, seed: int) -> str:
+    """A run's name: its key in results.json and its directory under bench/out/pacing."""
+    return f"{profile}-seed{seed}"
+
+
+def simulate(profile: str, seed: int, args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
     """Reset the benchmark's database and Redis, run one simulation, and return its report with the run's figures."""
     env.reset()
-    out = env.OUT / profile
+    out = env.OUT / run_name(profile, seed)
     command = [
         sys.executable, "manage.py", "simulate", "--days", str(args.days), "--advertisers", str(args.advertisers),
-        "--seed", str(args.seed), "--profile", profile, "--out", str(out), *extra,
+        "--seed", str(seed), "--profile", profile, "--out", str(out), *extra,
     ]  # fmt: skip
     print(f"\n$ {' '.join(command[1:])}", flush=True)
     background = _background()
@@ -84,7 +94,7 @@ def _share(value: float | None) -> str:
 
 
 def table(reports: dict[str, dict[str, Any]]) -> str:
-    """The targets, one row each, a column per profile."""
+    """The targets, one row each, a column per run (profile and seed)."""
     profiles = list(reports)
     rows: list[tuple[str, list[str]]] = []
 
@@ -157,7 +167,7 @@ def main() -> None:
     parser.add_argument("--profile", choices=("diurnal", "flat", "spiky"), action="append", help="default: diurnal and spiky")
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--advertisers", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, action="append", help="default: 1; repeat for several marketplaces")
     args, extra = parser.parse_known_args()  # the rest goes to `simulate` as it is
     env.check_isolated()
     os.environ.update(env.environment())
@@ -170,20 +180,21 @@ def main() -> None:
     measured = _digests()
     reports: dict[str, dict[str, Any]] = {}
     for profile in args.profile or PROFILES:
-        report = simulate(profile, args, extra)
-        report["verdicts"] = verdicts(report["summary"])
-        reports[profile] = report
+        for seed in args.seed or [1]:
+            report = simulate(profile, seed, args, extra)
+            report["verdicts"] = verdicts(report["summary"])
+            reports[run_name(profile, seed)] = report
     results: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "measured": measured,
         "changed_while_measuring": sorted(path for path, digest in _digests().items() if measured.get(path) != digest),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "runs": {
-            profile: {
+            name: {
                 key: report[key]
                 for key in ("arguments", "seed", "summary", "by_day", "verdicts", "bench", "run_seconds", "seconds_in")
             }
-            for profile, report in reports.items()
+            for name, report in reports.items()
         },
     }
     env.OUT.mkdir(parents=True, exist_ok=True)
@@ -192,7 +203,7 @@ def main() -> None:
     path.write_text(json.dumps(results, indent=2))
     print()
     print(table(reports))
-    print(f"\nwrote {env.OUT / 'results.json'} (reports and curves in {env.OUT}/<profile>/)")
+    print(f"\nwrote {env.OUT / 'results.json'} (reports and curves in {env.OUT}/<profile>-seed<seed>/)")
 
 
 if __name__ == "__main__":
