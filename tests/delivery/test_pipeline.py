@@ -511,6 +511,29 @@ def test_post_spend_posts_exactly_the_event_store_cost_once(market):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_posting_run_that_outlives_its_lock_still_posts_and_does_not_fail(market, monkeypatch, caplog):
+    # given a round of traffic in the event store
+    snapshot = snapshot_now()
+    charged = charged_per_campaign(traffic(snapshot, 0))
+    services.consume_events()
+    real_post_rows = services._post_rows
+
+    def slow_post_rows(*args):  # the database was slow: the lock's 300 seconds ran out meanwhile
+        get_redis().delete(services.POSTING_LOCK)
+        return real_post_rows(*args)
+
+    monkeypatch.setattr(services, "_post_rows", slow_post_rows)
+    # when spend is posted
+    posted = services.post_spend()
+    # then the run's work stands, and it says what happened instead of failing after committing it
+    assert posted == len(charged)
+    assert_ledger_matches_event_store(charged)
+    assert "timed out during the run" in caplog.text
+    monkeypatch.undo()
+    assert services.post_spend() == 0
+
+
+@pytest.mark.django_db(transaction=True)
 def test_ad_and_placement_performance_count_valid_events_exactly(market):
     # given one round of traffic, consumed and posted
     snapshot = snapshot_now()
