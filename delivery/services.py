@@ -32,6 +32,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F, Sum
 from redis.exceptions import LockNotOwnedError
+from redis.lock import Lock
 
 from accounts.models import Advertiser, Role, User
 from accounts.services import require_role
@@ -379,7 +380,7 @@ def post_spend() -> int:
         _release(lock)
 
 
-def _release(lock: Any) -> None:
+def _release(lock: Lock) -> None:
     """Release a run's lock; one that timed out during the run (a slow database) is logged, not raised.
 
     The run's work is committed by then, and overlapping runs serialise on the watermark's row lock,

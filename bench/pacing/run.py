@@ -95,11 +95,11 @@ def _share(value: float | None) -> str:
 
 def table(reports: dict[str, dict[str, Any]]) -> str:
     """The targets, one row each, a column per run (profile and seed)."""
-    profiles = list(reports)
+    names = list(reports)
     rows: list[tuple[str, list[str]]] = []
 
     def row(label: str, figure: Any) -> None:
-        rows.append((label, [figure(reports[profile]) for profile in profiles]))
+        rows.append((label, [figure(reports[name]) for name in names]))
 
     def verdict(report: dict[str, Any], name: str) -> str:
         return {True: "met", False: "MISSED", None: "n/a"}[report["verdicts"][name]]
@@ -142,7 +142,7 @@ def table(reports: dict[str, dict[str, Any]]) -> str:
         lambda r: f"{r['bench']['busy_cpus']:.2f} / {r['bench']['background_cpus_before']:.2f}",
     )
     width = max(len(label) for label, _ in rows) + 2
-    lines = [f"{'':<{width}}" + "".join(f"{profile:>22}" for profile in profiles)]
+    lines = [f"{'':<{width}}" + "".join(f"{name:>22}" for name in names)]
     lines += [f"{label:<{width}}" + "".join(f"{value:>22}" for value in values) for label, values in rows]
     return "\n".join(lines)
 
