@@ -203,6 +203,12 @@ def compile_snapshot() -> tuple[str, bool]:
     return publish(build())
 
 
+def load(version: str, client: Any = None) -> Snapshot | None:
+    """The published snapshot `version` read back from Redis (None once it has expired)."""
+    raw: Any = (client or get_redis()).get(DATA_KEY.format(version))
+    return parse(version, raw) if raw is not None else None
+
+
 def parse(version: str, raw: bytes) -> Snapshot:
     """A published snapshot as the decision path's value objects."""
     data = json.loads(zlib.decompress(raw))
@@ -308,9 +314,8 @@ class IndexHolder:
         version = version.decode()
         if self.snapshot is not None and self.snapshot.version == version:
             return
-        raw: Any = client.get(DATA_KEY.format(version))
-        if raw is not None:
-            snapshot = parse(version, raw)
+        snapshot = load(version, client)
+        if snapshot is not None:
             for key in snapshot.placements:  # built here once, not by the first request of each placement
                 candidate_index(snapshot, key)
             self.snapshot = snapshot

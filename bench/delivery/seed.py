@@ -246,8 +246,9 @@ def build(*, seed: int = SEED) -> dict[str, Any]:
             )
     seeded = time.monotonic() - started
     version, _ = index.compile_snapshot()
-    raw: Any = get_redis().get(index.DATA_KEY.format(version))
-    snapshot = index.parse(version, raw)
+    snapshot = index.load(version)
+    if snapshot is None:  # published a moment ago: only a flushed Redis loses it
+        raise RuntimeError(f"the index snapshot {version} just published is not in Redis")
     manifest = {
         "version": version,
         "placements": {key: placement_key(key) for key, _, _ in PLACEMENTS},

@@ -122,7 +122,9 @@ def open_shop(
 def snapshot_now() -> Snapshot:
     """Compile and publish the index, and read it back as the web processes do."""
     version, _ = index.compile_snapshot()
-    return index.parse(version, get_redis().get(index.DATA_KEY.format(version)))
+    snapshot = index.load(version)
+    assert snapshot is not None
+    return snapshot
 
 
 def serve(
