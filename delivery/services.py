@@ -321,7 +321,10 @@ def consume_events(*, batch: int = 5000, max_batches: int = 1000) -> int:
         for _ in range(max_batches):
             response: Any = client.xreadgroup(GROUP, CONSUMER, {charging.STREAM: start_id}, count=batch)
             entries = response[0][1] if response else []
-            lock.reacquire()  # a live consumer keeps the lock; a dead one loses it within a minute
+            try:
+                lock.reacquire()  # a live consumer keeps the lock; a dead one loses it within a minute
+            except LockNotOwnedError:  # a batch outlived it (logged on release): what was stored stands, the next run reads on
+                break
             if not entries:
                 if start_id == "0":
                     start_id = ">"
@@ -341,7 +344,7 @@ def consume_events(*, batch: int = 5000, max_batches: int = 1000) -> int:
             pipe.execute()
         return stored
     finally:
-        lock.release()
+        _release(lock)
 
 
 # --- charged cost into the ledger ---------------------------------------------------------------

@@ -436,6 +436,35 @@ def test_a_consumer_process_killed_mid_batch_and_restarted_loses_and_duplicates_
     assert (get_redis().xlen(charging.STREAM), pending()) == (0, 0)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_consumer_batch_that_outlives_its_lock_keeps_what_it_stored_and_leaves_the_rest(
+    event_store, feed, staff, monkeypatch, caplog
+):
+    # given 20 entries in the stream
+    open_shop(name="Bakery", funds=100 * UNIT, staff=staff)
+    snapshot = snapshot_now()
+    track(snapshot, serve(snapshot, [f"user-{n}" for n in range(10)]), "i")
+    real_store_rows = services.store_rows
+
+    def slow_store_rows(rows):  # the database was slow: the lock's minute ran out during this batch
+        get_redis().delete(services.CONSUMER_LOCK)
+        return real_store_rows(rows)
+
+    monkeypatch.setattr(services, "store_rows", slow_store_rows)
+    # when a consumer reads them in batches of 8 and its lock runs out during the first
+    stored = services.consume_events(batch=8)
+    # then that batch stands, it stops there (another consumer may hold the lock now) and says so, instead of failing
+    assert stored == 8
+    assert sum(stored_keys().values()) == len(stored_keys()) == 8
+    assert get_redis().xlen(charging.STREAM) == 12
+    assert "timed out during the run" in caplog.text
+    # and the next run stores the rest, exactly once
+    monkeypatch.undo()
+    assert services.consume_events(batch=8) == 12
+    assert sum(stored_keys().values()) == len(stored_keys()) == 20
+    assert (get_redis().xlen(charging.STREAM), pending()) == (0, 0)
+
+
 # --- charged cost into the ledger ----------------------------------------------------------------
 
 
