@@ -11,10 +11,14 @@ from delivery.status import (
     LEARNING_CLICKS,
     LEARNING_CONVERSIONS,
     LEARNING_IMPRESSIONS,
+    LIMITED_BY_BUDGET_HINT,
     NOTHING_SPENT,
     DeliveryStatus,
+    PaceCode,
     Reason,
     SpendState,
+    TodaysPace,
+    ad_group_pace,
     ad_group_status,
     ad_status,
     campaign_status,
@@ -61,6 +65,7 @@ HINTS = {
         "Results and costs can vary until then."
     ),
 }
+PACE_TONES = {PaceCode.ON_PACE: "success", PaceCode.AHEAD: "warning", PaceCode.BEHIND: "warning", PaceCode.SPENT: "secondary"}
 REVIEW_TONES = {ReviewStatus.PENDING: "info", ReviewStatus.APPROVED: "success", ReviewStatus.REJECTED: "danger"}
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 DASH = "\u2013"  # the en dash of ranges: Mon-Fri 09:00-18:00 as people write it
@@ -113,6 +118,31 @@ class Badge:
 
 def delivery_badge(status: DeliveryStatus) -> Badge:
     return Badge(status.code, status.label, TONES.get(status.reason, "secondary"), HINTS.get(status.reason, ""))
+
+
+@dataclass(frozen=True)
+class PaceView:
+    """Today's pace of a budget as the campaign page shows it (`delivery.status.TodaysPace`)."""
+
+    badge: Badge
+    spent: str  # "3.20 of 5.00 EUR spent today"
+    planned: str  # "3.10 EUR planned by now"
+    limited_by_budget: bool
+
+    @property
+    def limited_hint(self) -> str:
+        return LIMITED_BY_BUDGET_HINT
+
+
+def pace_view(pace: TodaysPace | None, currency: str) -> PaceView | None:
+    if pace is None:
+        return None
+    return PaceView(
+        Badge(pace.code, pace.label, PACE_TONES[pace.code], pace.hint),
+        f"{money.format_amount(pace.spent_micros)} of {amount(pace.budget_micros, currency)} spent today",
+        f"{amount(pace.planned_micros, currency)} planned by now",
+        pace.limited_by_budget and pace.code != PaceCode.SPENT,
+    )
 
 
 def amount(micros: int, currency: str) -> str:
@@ -237,6 +267,7 @@ class AdGroupView:
     placements: str
     targeting: list[tuple[str, str]]
     ads: list[AdView] = field(default_factory=list)
+    pace: PaceView | None = None
 
 
 def ad_group_view(
@@ -261,6 +292,7 @@ def ad_group_view(
         placements=", ".join(placement.name for placement in ad_group.placements.all()),
         targeting=targeting_summary(ad_group),
         ads=ads,
+        pace=pace_view(ad_group_pace(ad_group, now=now, spend=spend), currency),
     )
 
 

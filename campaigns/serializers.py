@@ -13,7 +13,7 @@ from rest_framework import serializers
 from adplatform import clock, money
 from adplatform.api.serializers import MoneyField, StrictInputSerializer
 from delivery import status as delivery_status
-from delivery.status import NOTHING_SPENT, Reason, SpendState
+from delivery.status import NOTHING_SPENT, PaceCode, Reason, SpendState
 
 from .choices import (
     BULK_LIMIT,
@@ -92,6 +92,30 @@ class DeliveryStatusSerializer(serializers.Serializer):
     code = serializers.ChoiceField(choices=[(reason.value, delivery_status.LABELS[reason]) for reason in Reason])
     label = serializers.CharField()  # type: ignore[assignment]  # a field named like Field.label
     delivering = serializers.BooleanField()
+
+
+class TodaysPaceSerializer(serializers.Serializer):
+    """A standard-paced budget's spend today against the pacing controller's plan for the day."""
+
+    code = serializers.ChoiceField(choices=[(code.value, delivery_status.PACE_LABELS[code]) for code in PaceCode])
+    label = serializers.CharField()  # type: ignore[assignment]  # a field named like Field.label
+    spent = serializers.CharField(help_text="Spent today, in the advertiser's currency.")
+    budget = serializers.CharField(help_text="Today's budget (a lifetime budget's share for today).")
+    planned = serializers.CharField(help_text="What the plan had spent by the controller's last step (each minute).")
+    limited_by_budget = serializers.BooleanField(help_text="It could win more auctions than today's budget pays for.")
+
+
+def _pace(pace: delivery_status.TodaysPace | None) -> dict[str, Any] | None:
+    if pace is None:
+        return None
+    return {
+        "code": pace.code.value,
+        "label": pace.label,
+        "spent": money.format_amount(pace.spent_micros),
+        "budget": money.format_amount(pace.budget_micros),
+        "planned": money.format_amount(pace.planned_micros),
+        "limited_by_budget": pace.limited_by_budget,
+    }
 
 
 class FrequencyCapSerializer(StrictInputSerializer):
@@ -178,6 +202,7 @@ class CampaignSerializer(serializers.ModelSerializer):
     currency = serializers.CharField(source="advertiser.currency", read_only=True)
     status = ItemStatusField(read_only=True)
     delivery_status = serializers.SerializerMethodField()
+    today = serializers.SerializerMethodField()
 
     class Meta:
         model = Campaign
@@ -191,6 +216,7 @@ class CampaignSerializer(serializers.ModelSerializer):
             "currency",
             "status",
             "delivery_status",
+            "today",
             "created_at",
             "updated_at",
         )
@@ -205,8 +231,13 @@ class CampaignSerializer(serializers.ModelSerializer):
     def get_delivery_status(self, campaign: Campaign) -> dict[str, Any]:
         return delivery_status.campaign_status(campaign, now=_now(self.context), spend=_spend(self.context)).as_dict()
 
+    @extend_schema_field(TodaysPaceSerializer(allow_null=True))
+    def get_today(self, campaign: Campaign) -> dict[str, Any] | None:
+        """The campaign budget's pace today; null when it has none or the controller has not paced it today."""
+        return _pace(delivery_status.campaign_pace(campaign, now=_now(self.context), spend=_spend(self.context)))
 
-CAMPAIGN_SHOWN_ONLY = ("id", "advertiser", "currency", "delivery_status", "created_at", "updated_at")
+
+CAMPAIGN_SHOWN_ONLY = ("id", "advertiser", "currency", "delivery_status", "today", "created_at", "updated_at")
 
 
 class CampaignBulkResultSerializer(serializers.Serializer):
@@ -260,6 +291,7 @@ class AdGroupSerializer(serializers.ModelSerializer):
     currency = serializers.CharField(source="campaign.advertiser.currency", read_only=True)
     status = ItemStatusField(read_only=True)
     delivery_status = serializers.SerializerMethodField()
+    today = serializers.SerializerMethodField()
 
     class Meta:
         model = AdGroup
@@ -280,6 +312,7 @@ class AdGroupSerializer(serializers.ModelSerializer):
             "currency",
             "status",
             "delivery_status",
+            "today",
             "created_at",
             "updated_at",
         )
@@ -315,8 +348,13 @@ class AdGroupSerializer(serializers.ModelSerializer):
     def get_delivery_status(self, ad_group: AdGroup) -> dict[str, Any]:
         return delivery_status.ad_group_status(ad_group, now=_now(self.context), spend=_spend(self.context)).as_dict()
 
+    @extend_schema_field(TodaysPaceSerializer(allow_null=True))
+    def get_today(self, ad_group: AdGroup) -> dict[str, Any] | None:
+        """Its own budget's pace today; null for accelerated or unlimited ad groups, or before it was paced today."""
+        return _pace(delivery_status.ad_group_pace(ad_group, now=_now(self.context), spend=_spend(self.context)))
 
-AD_GROUP_SHOWN_ONLY = ("id", "advertiser", "campaign", "currency", "delivery_status", "created_at", "updated_at")
+
+AD_GROUP_SHOWN_ONLY = ("id", "advertiser", "campaign", "currency", "delivery_status", "today", "created_at", "updated_at")
 
 
 class AdGroupBulkResultSerializer(serializers.Serializer):

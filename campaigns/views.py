@@ -27,6 +27,7 @@ from accounts.selectors import currency_of, role_for
 from accounts.session import current_advertiser, remember_advertiser, signed_in_user
 from adplatform import clock
 from delivery.selectors import spend_state_for
+from delivery.status import campaign_pace
 
 from . import selectors, services
 from .choices import (
@@ -43,6 +44,7 @@ from .presentation import (
     budget_text,
     campaign_row,
     history_entries,
+    pace_view,
 )
 
 Result = TypeVar("Result")
@@ -360,6 +362,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     context = {
         "campaign": campaign,
         "row": campaign_row(campaign, now, spend),
+        "pace": pace_view(campaign_pace(campaign, now=now, spend=spend), advertiser.currency),
         "ad_groups": views,
         "history": history_entries(items, advertiser.currency, zone),
     }

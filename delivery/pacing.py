@@ -236,6 +236,11 @@ def _scarcity(spread: float) -> float:
     return min(max((spread - low) / (high - low), 0.0), 1.0)
 
 
+def planned(state: State, budget: int) -> float:
+    """What the plan has spent by the last step (the pace pages compare today's spend with)."""
+    return _planned(state, budget, state.share)
+
+
 def _planned(state: State, budget: int, share: float) -> float:
     """The plan's spend when F reaches `share`: the budget left at the plan's start, spread over the traffic left then."""
     span = 1.0 - state.plan_share

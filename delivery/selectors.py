@@ -5,6 +5,7 @@ adds the hot state and the learning evidence that delivery status needs, for a w
 the same gate (accounts.selectors.advertisers_for): outside it a pixel does not exist.
 """
 
+import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -21,8 +22,9 @@ from billing.models import Balance
 from billing.selectors import spendable_from
 from campaigns.models import Ad, AdGroup, Campaign
 
-from . import charging
+from . import charging, pacing
 from .models import AdPerformance, ConversionPixel
+from .services import PACING_STATE_KEY
 from .status import Evidence, SpendState
 
 
@@ -76,11 +78,12 @@ def evidence_for(ad_group_ids: Iterable[int]) -> dict[int, Evidence]:
 
 
 def spend_state_for(items: Iterable[Campaign | AdGroup | Ad], *, now: datetime, client: Redis | None = None) -> SpendState:
-    """Today's and lifetime charges, money left, the charge script's marks and the learning evidence behind `items`.
+    """Today's and lifetime charges, money left, the charge script's marks, pacing states and learning evidence behind `items`.
 
-    One pipelined MGET of every counter key plus one ZMSCORE of the exhausted marks, for any number
-    of items, and one query of the ad groups' evidence (`evidence_for`). Money left is the
-    advertiser's Redis allowance minus what was charged (the guard the charge script enforces);
+    One pipelined MGET of every counter key, one ZMSCORE of the exhausted marks and one HMGET of
+    the pacing states, for any number of items, and one query of the ad groups' evidence
+    (`evidence_for`). Money left is the advertiser's Redis allowance minus what was charged (the
+    guard the charge script enforces);
     only for an advertiser whose allowance Redis does not hold (lost, not yet rebuilt) is the
     ledger's spendable amount read instead, in one query for all of them.
     """
@@ -100,10 +103,12 @@ def spend_state_for(items: Iterable[Campaign | AdGroup | Ad], *, now: datetime, 
         keys += [charging.allowance_key(advertiser_id), charging.charged_key(advertiser_id)]
     marks = [f"ag:{pk}" for pk in ad_groups] + [f"c:{pk}" for pk in campaigns] + [f"a:{pk}" for pk in advertisers]
 
+    paced = [f"ag:{pk}" for pk in ad_groups] + [f"c:{pk}" for pk in campaigns]
     pipe = (client or get_redis()).pipeline(transaction=False)
     pipe.mget(keys)
     pipe.zmscore(charging.EXHAUSTED, marks)
-    values, scores = pipe.execute()
+    pipe.hmget(PACING_STATE_KEY, paced)
+    values, scores, states = pipe.execute()
 
     counters = iter(_number(value) for value in values)
     ad_group_today, ad_group_lifetime, campaign_today, campaign_lifetime = {}, {}, {}, {}
@@ -128,5 +133,12 @@ def spend_state_for(items: Iterable[Campaign | AdGroup | Ad], *, now: datetime, 
     moment = now.timestamp()
     in_force = frozenset(mark for mark, score in zip(marks, scores, strict=True) if score is not None and score > moment)
     return SpendState(
-        ad_group_today, ad_group_lifetime, campaign_today, campaign_lifetime, money_left, in_force, evidence_for(ad_groups)
+        ad_group_today,
+        ad_group_lifetime,
+        campaign_today,
+        campaign_lifetime,
+        money_left,
+        in_force,
+        evidence_for(ad_groups),
+        {key: pacing.State(**json.loads(state)) for key, state in zip(paced, states, strict=True) if state},
     )

@@ -55,6 +55,16 @@ group's ads counts, paused and archived ones too, and it is never reset: a new a
 that has left learning does not put it back (the auction gives the new ad its first audience by
 Thompson sampling all the same). Learning is judged only for ad groups in `SpendState.evidence`
 (the spend state read for a page has every one of them).
+
+Today's pace (`ad_group_pace`, `campaign_pace`): beside the status, how a standard-paced budget's
+spend today stands against the plan of the pacing controller (`delivery.pacing`, which steps every
+minute and keeps its state in Redis): on pace, ahead or behind it by more than the controller's
+band (5% of today's budget, and more than one price), or spent. It also says whether the budget is
+what holds delivery back (*limited by budget*, as Google Ads says it: the controller's throttle is
+below 1, so the ad group could win more auctions than today's budget pays for), or, when it is
+behind at full throttle, that the bid or the audience limits it. Nothing is shown for accelerated
+or unlimited budgets, before the controller's first step of the advertiser's day, or when its last
+step is older than `pacing.GAP_SECONDS` (the pacing beat is not running: no plan to compare with).
 """
 
 from collections.abc import Mapping
@@ -64,8 +74,10 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from accounts.models import Advertiser
-from campaigns.choices import SLOTS_PER_DAY, BidStrategy, BudgetMode, ReviewStatus, Status
+from campaigns.choices import SLOTS_PER_DAY, BidStrategy, BudgetMode, Pacing, ReviewStatus, Status
 from campaigns.models import Ad, AdGroup, Campaign
+
+from . import pacing
 
 
 class Reason(StrEnum):
@@ -189,8 +201,9 @@ class SpendState:
     yet charged); an advertiser absent from it is not judged. `exhausted` holds the charge script's
     marks still in force ("ag:<id>", "c:<id>", "a:<id>"): a budget or balance that cannot take one
     more charge. `evidence` is per ad group (what its ads have shown so far); an ad group absent
-    from it is not judged for learning. The default is nothing spent and nothing known, so no money
-    reason and no learning ever applies.
+    from it is not judged for learning. `pace_states` holds the pacing controller's last state per
+    budget it paces ("ag:<id>", "c:<id>"), for today's pace. The default is nothing spent and
+    nothing known, so no money reason, no learning and no pace ever applies.
     """
 
     ad_group_today: Mapping[int, int] = field(default_factory=dict)
@@ -200,6 +213,7 @@ class SpendState:
     money_left: Mapping[int, int] = field(default_factory=dict)
     exhausted: frozenset[str] = frozenset()
     evidence: Mapping[int, Evidence] = field(default_factory=dict)
+    pace_states: Mapping[str, pacing.State] = field(default_factory=dict)  # the pacing controller's states ("ag:<id>", "c:<id>")
 
 
 NOTHING_SPENT = SpendState()
@@ -348,3 +362,109 @@ def campaign_status(campaign: Campaign, *, now: datetime, spend: SpendState = NO
         return DeliveryStatus(Reason.NO_AD_GROUPS)
     reasons = [ad_group_status(ad_group, now=now, spend=spend).reason for ad_group in ad_groups]
     return DeliveryStatus(_best_child(reasons, paused_as=Reason.AD_GROUPS_PAUSED))
+
+
+# --- today's pace ------------------------------------------------------------------------------------
+
+PACE_BAND = 0.05  # ahead of or behind the plan by more than this share of today's budget (the controller's target band)
+
+
+class PaceCode(StrEnum):
+    ON_PACE = "on_pace"
+    AHEAD = "ahead"
+    BEHIND = "behind"
+    SPENT = "spent"
+
+
+LIMITED_BY_BUDGET_HINT = (
+    "It could win more auctions than today's budget pays for, so its spend is spread over the day. "
+    "A higher budget would deliver more."
+)
+PACE_LABELS = {
+    PaceCode.ON_PACE: "On pace",
+    PaceCode.AHEAD: "Ahead of plan",
+    PaceCode.BEHIND: "Behind plan",
+    PaceCode.SPENT: "Today's budget spent",
+}
+
+
+@dataclass(frozen=True)
+class TodaysPace:
+    """A standard-paced budget's spend today against its pacing plan (the module's docstring).
+
+    `budget_micros` is today's budget (a lifetime budget's share for today, as pacing spreads it
+    over the days left); `planned_micros` what the plan had spent at the controller's last step.
+    """
+
+    code: PaceCode
+    spent_micros: int
+    budget_micros: int
+    planned_micros: int
+    limited_by_budget: bool
+
+    @property
+    def label(self) -> str:
+        return PACE_LABELS[self.code]
+
+    @property
+    def hint(self) -> str:
+        """What it means for the advertiser, and what would change it."""
+        if self.code == PaceCode.SPENT:
+            return "Today's budget is spent; delivery resumes at midnight in the account's time zone."
+        if self.code == PaceCode.BEHIND and not self.limited_by_budget:
+            return (
+                "It takes every auction it can win and still spends less than its plan: "
+                "a higher bid or a broader audience would spend more of the budget."
+            )
+        if self.code == PaceCode.BEHIND:
+            return "Spending less than planned so far; delivery is being raised to catch up within about an hour."
+        if self.code == PaceCode.AHEAD:
+            return "Spending more than planned so far; delivery is being slowed so the budget lasts the day."
+        return "Spending along its plan for the day."
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "code": self.code.value,
+            "label": self.label,
+            "spent_micros": self.spent_micros,
+            "budget_micros": self.budget_micros,
+            "planned_micros": self.planned_micros,
+            "limited_by_budget": self.limited_by_budget,
+        }
+
+
+def _pace(key: str, spent: int, marked: bool, zone: str, now: datetime, spend: SpendState) -> TodaysPace | None:
+    state = spend.pace_states.get(key)
+    today = now.astimezone(ZoneInfo(zone)).date().isoformat()
+    if state is None or state.day != today or state.plan_budget < 0 or not 0 <= now.timestamp() - state.at <= pacing.GAP_SECONDS:
+        return None
+    budget = state.plan_budget
+    planned = round(pacing.planned(state, budget))
+    band = max(PACE_BAND * budget, state.price)
+    if marked or spent >= budget or (state.price and budget - spent < state.price):
+        code = PaceCode.SPENT
+    elif spent - planned > band:
+        code = PaceCode.AHEAD
+    elif planned - spent > band:
+        code = PaceCode.BEHIND
+    else:
+        code = PaceCode.ON_PACE
+    return TodaysPace(code, spent, budget, planned, limited_by_budget=state.throttle < 1.0)
+
+
+def ad_group_pace(ad_group: AdGroup, *, now: datetime, spend: SpendState) -> TodaysPace | None:
+    """How a standard-paced ad group's own budget is spending today (None: nothing to compare)."""
+    if ad_group.pacing != Pacing.STANDARD or ad_group.budget_mode == BudgetMode.UNLIMITED:
+        return None
+    marked = f"ag:{ad_group.pk}" in spend.exhausted
+    spent = spend.ad_group_today.get(ad_group.pk, 0)
+    return _pace(f"ag:{ad_group.pk}", spent, marked, ad_group.campaign.advertiser.time_zone, now, spend)
+
+
+def campaign_pace(campaign: Campaign, *, now: datetime, spend: SpendState) -> TodaysPace | None:
+    """How a campaign budget shared by its standard-paced ad groups is spending today (None: nothing to compare)."""
+    if campaign.budget_mode == BudgetMode.UNLIMITED:
+        return None
+    marked = f"c:{campaign.pk}" in spend.exhausted
+    spent = spend.campaign_today.get(campaign.pk, 0)
+    return _pace(f"c:{campaign.pk}", spent, marked, campaign.advertiser.time_zone, now, spend)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
@@ -17,7 +18,10 @@ from rest_framework.test import APIClient
 
 from accounts.models import IdempotencyKey, Role
 from adplatform import clock
+from adplatform.redis_client import get_redis
 from campaigns.models import Ad, AdGroup, Campaign, Interest, Placement
+from delivery import charging, pacing
+from tests.delivery.test_pace_service import save_state
 from tests.delivery.test_status_spend import season
 from tests.factories import (
     AdFactory,
@@ -237,6 +241,7 @@ def test_an_advertiser_builds_a_campaign_over_the_api_and_staff_approve_it(tenan
         "currency": "EUR",
         "status": "active",
         "delivery_status": delivery("no_ad_groups", "No ad groups"),
+        "today": None,
         "created_at": iso(now),
         "updated_at": iso(now),
     }
@@ -271,6 +276,7 @@ def test_an_advertiser_builds_a_campaign_over_the_api_and_staff_approve_it(tenan
         "currency": "EUR",
         "status": "active",
         "delivery_status": delivery("no_ads", "No ads"),
+        "today": None,
         "created_at": iso(now),
         "updated_at": iso(now),
     }
@@ -501,6 +507,30 @@ def test_lists_show_exactly_the_callers_items(tenancy, api_client_for, feed):
         assert ids(client.get(ADS)) == [made[name].ad.pk for name in visible]
 
 
+def test_an_ad_group_shows_todays_pace_once_the_controller_has_paced_it(tenancy, api_client_for, items, now):
+    # given the controller's last step, half a minute ago, found half the day's traffic passed on a plan from
+    # midnight for the ad group's daily budget of 20.00, and 10.40 is spent
+    group = items.ad_group
+    today = now.astimezone(ZoneInfo(tenancy.bakery.time_zone)).date().isoformat()
+    get_redis().set(charging.ad_group_day_key(tenancy.bakery.pk, group.pk, today), 10_400_000)
+    state = pacing.State(today, 1.0, 10_400_000, 0.5, 0.0, 0.0, now.timestamp() - 30, plan_budget=20_000_000)
+    save_state(f"ag:{group.pk}", state)
+    client = api_client_for(tenancy.owner)
+
+    body = client.get(f"{AD_GROUPS}{group.pk}/").json()
+
+    # then it shows it, money as decimal strings like its budget; its campaign's budget was not paced today: null
+    assert body["today"] == {
+        "code": "on_pace",
+        "label": "On pace",
+        "spent": "10.40",
+        "budget": "20.00",
+        "planned": "10.00",
+        "limited_by_budget": False,
+    }
+    assert client.get(f"{CAMPAIGNS}{items.campaign.pk}/").json()["today"] is None
+
+
 def test_campaign_list_and_detail_show_the_documented_shape(tenancy, api_client_for, items):
     unlimited = CampaignFactory(advertiser=tenancy.bakery, name="Always on", budget_mode="unlimited", budget_micros=0)
     client = api_client_for(tenancy.owner)
@@ -519,6 +549,7 @@ def test_campaign_list_and_detail_show_the_documented_shape(tenancy, api_client_
         "currency": "EUR",
         "status": "active",
         "delivery_status": DELIVERING,
+        "today": None,
         "created_at": iso(bread.created_at),
         "updated_at": iso(bread.updated_at),
     }
@@ -537,6 +568,7 @@ def test_campaign_list_and_detail_show_the_documented_shape(tenancy, api_client_
                 "currency": "EUR",
                 "status": "active",
                 "delivery_status": delivery("no_ad_groups", "No ad groups"),
+                "today": None,
                 "created_at": iso(unlimited.created_at),
                 "updated_at": iso(unlimited.updated_at),
             },
@@ -594,6 +626,7 @@ def test_ad_group_detail_shows_targeting_schedule_and_money_in_the_advertisers_c
         "currency": "USD",
         "status": "active",
         "delivery_status": delivery("no_ads", "No ads"),
+        "today": None,
         "created_at": iso(ad_group.created_at),
         "updated_at": iso(ad_group.updated_at),
     }
@@ -1378,6 +1411,7 @@ def test_duplicate_copies_the_campaign_paused_with_its_ad_groups_and_ads_in_revi
         "currency": "EUR",
         "status": "paused",
         "delivery_status": delivery("paused", "Paused"),
+        "today": None,
         "created_at": iso(now),
         "updated_at": iso(now),
     }

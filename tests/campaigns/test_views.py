@@ -18,8 +18,11 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import Advertiser, Currency, Role
 from accounts.session import SESSION_KEY
 from adplatform import clock
+from adplatform.redis_client import get_redis
 from campaigns import services
 from campaigns.models import Ad, AdGroup, Campaign, Interest, Placement
+from delivery import charging, pacing
+from tests.delivery.test_pace_service import save_state
 from tests.delivery.test_status_spend import season
 from tests.factories import CampaignFactory, MembershipFactory, PlacementFactory, UserFactory, fund
 
@@ -1190,6 +1193,32 @@ def test_the_campaign_page_shows_status_ad_groups_ads_and_what_they_target(clien
         f"/ads/{world.ad.pk}/edit/",
     ]
     assert texts(response, "a", href=f"/campaigns/{world.fresh_bread.pk}/ad-groups/new/") == ["+ Add ad group"]
+
+
+def test_the_campaign_page_shows_how_todays_budgets_are_pacing(client, tenancy, world):
+    # given the pacing controller's last step, a minute ago, found 30% of the day's traffic passed on plans from
+    # midnight for the ad group's and the campaign's daily budgets of 5.00 (1.50 each by now), and the ad group
+    # has spent 1.50 and the campaign (with what its other spend would add) 3.00
+    group, campaign = world.ad_group, world.fresh_bread
+    for key, spent in ((f"ag:{group.pk}", 1_500_000), (f"c:{campaign.pk}", 3_000_000)):
+        save_state(key, pacing.State("2026-03-10", 0.3, spent, 0.3, 0.0, 0.0, MOMENT.timestamp() - 60, plan_budget=5_000_000))
+    redis = get_redis()
+    redis.set(charging.ad_group_day_key(tenancy.bakery.pk, group.pk, "2026-03-10"), 1_500_000)
+    redis.set(charging.campaign_day_key(tenancy.bakery.pk, campaign.pk, "2026-03-10"), 3_000_000)
+    client.force_login(tenancy.owner)
+
+    response = client.get(f"/campaigns/{campaign.pk}/")
+
+    # then each shows what it spent against what its plan had spent by then, and whether the budget holds it back
+    (card,) = find(response, "section", data_testid="ad-group")
+    assert texts(card, "dt")[4] == "Today"
+    assert texts(card, data_testid="ad-group-pace") == [
+        "1.50 of 5.00 EUR spent today · On pace (1.50 EUR planned by now) Limited by budget Spending along its plan for the day."
+    ]
+    ahead = "Spending more than planned so far; delivery is being slowed so the budget lasts the day."
+    assert texts(response, data_testid="campaign-pace") == [
+        f"3.00 of 5.00 EUR spent today · Ahead of plan (1.50 EUR planned by now) Limited by budget {ahead}"
+    ]
 
 
 def test_the_campaign_page_lists_the_history_of_the_campaign_its_ad_groups_and_ads(client, tenancy, world, operator):

@@ -6,7 +6,7 @@ the controller itself.
 """
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,6 +17,8 @@ from adplatform.redis_client import get_redis
 from campaigns.models import AdGroup, Campaign
 from delivery import charging, index, pacing
 from delivery import services as delivery_services
+from delivery import status as delivery_status
+from delivery.selectors import spend_state_for
 from tests.delivery.test_learning import REQUESTS, funded_shop, wins
 from tests.delivery.test_pipeline import snapshot_now
 from tests.factories import AdFactory, AdGroupFactory, AdvertiserFactory, CampaignFactory, PlacementFactory, UserFactory
@@ -434,6 +436,100 @@ def test_a_paused_ad_group_resumes_with_what_it_had_learned():
 
     assert learned is not None
     assert states()[f"ag:{group.pk}"].potential == pytest.approx(learned)
+
+
+# --- today's pace, as pages and the API show it ------------------------------------------------------------
+
+BUDGET = 20_000_000  # the ad group factory's daily budget
+PLANNED_AT_NOON = round(BUDGET * NOON_SHARE)  # a plan from midnight follows the traffic curve
+
+
+def paced_at_noon(group: AdGroup, *, spent: int, potential: float, throttle: float = 0.2) -> delivery_status.TodaysPace | None:
+    """Run pace at noon on a state planned from midnight with `spent` today, and read today's pace as a page does."""
+    save_state(
+        f"ag:{group.pk}",
+        replace(known(share=NOON_SHARE - 0.001, spent=spent, potential=potential, throttle=throttle), plan_budget=BUDGET),
+    )
+    spend(group, TODAY, spent)
+    pace_at(NOW)
+    return delivery_status.ad_group_pace(group, now=NOW, spend=spend_state_for([group], now=NOW))
+
+
+def test_an_ad_group_on_its_plan_is_on_pace_and_limited_by_budget_while_it_could_win_more():
+    group = ad_group()
+
+    pace = paced_at_noon(group, spent=PLANNED_AT_NOON + 500_000, potential=10 * BUDGET)
+
+    assert pace is not None
+    assert (pace.code, pace.label) == ("on_pace", "On pace")
+    assert (pace.spent_micros, pace.budget_micros) == (PLANNED_AT_NOON + 500_000, BUDGET)
+    assert pace.planned_micros == pytest.approx(PLANNED_AT_NOON, abs=1)
+    assert pace.limited_by_budget  # it could spend ten budgets a day: the throttle holds it back
+    assert pace.hint == "Spending along its plan for the day."
+
+
+def test_more_than_five_percent_of_the_budget_from_the_plan_is_ahead_or_behind():
+    ahead = paced_at_noon(ad_group(), spent=PLANNED_AT_NOON + BUDGET // 10, potential=10 * BUDGET)
+    behind = paced_at_noon(ad_group(), spent=PLANNED_AT_NOON - BUDGET // 10, potential=10 * BUDGET)
+
+    assert ahead is not None
+    assert behind is not None
+    assert (ahead.code, ahead.label, ahead.limited_by_budget) == ("ahead", "Ahead of plan", True)
+    assert "slowed so the budget lasts the day" in ahead.hint
+    assert (behind.code, behind.label, behind.limited_by_budget) == ("behind", "Behind plan", True)
+    assert "raised to catch up" in behind.hint
+
+
+def test_behind_at_full_throttle_says_the_bid_or_audience_limits_it():
+    group = ad_group()
+
+    pace = paced_at_noon(group, spent=PLANNED_AT_NOON // 2, potential=BUDGET / 2, throttle=1.0)
+
+    assert pace is not None
+    assert (pace.code, pace.limited_by_budget) == ("behind", False)
+    assert "a higher bid or a broader audience would spend more" in pace.hint
+
+
+def test_a_spent_budget_shows_as_spent():
+    pace = paced_at_noon(ad_group(), spent=BUDGET, potential=10 * BUDGET)
+
+    assert pace is not None
+    assert (pace.code, pace.label) == ("spent", "Today's budget spent")
+
+
+def test_no_pace_without_todays_plan_for_accelerated_or_unlimited_ad_groups_or_when_pacing_stopped():
+    stale = ad_group()
+    fast = ad_group(pacing="accelerated")
+    unlimited = ad_group(budget_mode="unlimited", budget_micros=0)
+    pace_at(NOW - timedelta(minutes=10))  # the beat has not run since
+    fresh = ad_group()  # never paced
+    yesterday = ad_group()
+    save_state(f"ag:{yesterday.pk}", replace(known(share=0.9, potential=BUDGET), day="2025-06-09", plan_budget=BUDGET))
+
+    groups = [stale, fast, unlimited, fresh, yesterday]
+    state = spend_state_for(groups, now=NOW)
+
+    assert f"ag:{stale.pk}" in state.pace_states
+    assert [delivery_status.ad_group_pace(group, now=NOW, spend=state) for group in groups] == [None] * 5
+    assert delivery_status.ad_group_pace(stale, now=NOW - timedelta(minutes=5), spend=state) is not None
+
+
+def test_a_campaign_budget_has_its_own_pace():
+    campaign = CampaignFactory(budget_mode="daily", budget_micros=30_000_000)
+    group = ad_group(campaign=campaign, budget_mode="unlimited", budget_micros=0)
+    spend_campaign(campaign, TODAY, 2 * 30_000_000 // 3)
+    save_state(
+        f"c:{campaign.pk}",
+        replace(known(share=NOON_SHARE, spent=2 * 30_000_000 // 3, potential=90_000_000), plan_budget=30_000_000),
+    )
+
+    pace_at(NOW)
+
+    state = spend_state_for([campaign, group], now=NOW)
+    pace = delivery_status.campaign_pace(campaign, now=NOW, spend=state)
+    assert pace is not None
+    assert (pace.code, pace.budget_micros) == ("ahead", 30_000_000)  # two thirds of the budget at noon, the plan a third
+    assert delivery_status.ad_group_pace(group, now=NOW, spend=state) is None
 
 
 # --- the decision ----------------------------------------------------------------------------------------
