@@ -50,6 +50,7 @@ Before anything is learned the throttle doubles only while traffic passes, so an
 for its first daypart does not reach it at full throttle with nothing learned.
 """
 
+import json
 from dataclasses import dataclass, fields, replace
 
 MIN_THROTTLE = 0.0005
@@ -107,6 +108,11 @@ class State:
 
 
 STATE_FIELDS = tuple(field.name for field in fields(State))
+
+
+def loads(raw: str | bytes) -> State:
+    """A state as `pace` keeps it in Redis (JSON of `as_dict`)."""
+    return State(**json.loads(raw))
 
 
 def as_dict(state: State) -> dict[str, object]:

@@ -5,7 +5,6 @@ adds the hot state and the learning evidence that delivery status needs, for a w
 the same gate (accounts.selectors.advertisers_for): outside it a pixel does not exist.
 """
 
-import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -101,9 +100,9 @@ def spend_state_for(items: Iterable[Campaign | AdGroup | Ad], *, now: datetime, 
         keys += [charging.campaign_day_key(advertiser_id, pk, days[advertiser_id]), charging.campaign_life_key(advertiser_id, pk)]
     for advertiser_id in advertisers:
         keys += [charging.allowance_key(advertiser_id), charging.charged_key(advertiser_id)]
-    marks = [f"ag:{pk}" for pk in ad_groups] + [f"c:{pk}" for pk in campaigns] + [f"a:{pk}" for pk in advertisers]
+    paced = [f"ag:{pk}" for pk in ad_groups] + [f"c:{pk}" for pk in campaigns]  # the budgets' pacing states and marks
+    marks = paced + [f"a:{pk}" for pk in advertisers]
 
-    paced = [f"ag:{pk}" for pk in ad_groups] + [f"c:{pk}" for pk in campaigns]
     pipe = (client or get_redis()).pipeline(transaction=False)
     pipe.mget(keys)
     pipe.zmscore(charging.EXHAUSTED, marks)
@@ -140,5 +139,5 @@ def spend_state_for(items: Iterable[Campaign | AdGroup | Ad], *, now: datetime, 
         money_left,
         in_force,
         evidence_for(ad_groups),
-        {key: pacing.State(**json.loads(state)) for key, state in zip(paced, states, strict=True) if state},
+        {key: pacing.loads(state) for key, state in zip(paced, states, strict=True) if state},
     )

@@ -906,7 +906,7 @@ def pace() -> int:
         if item.budget_mode == BudgetMode.LIFETIME:
             end = item.end_time if isinstance(item, AdGroup) else _campaign_end(item)
         budget = _today_budget(item.budget_mode, item.budget_micros, life_spent, day_spent, day, end, zone)
-        previous = pacing.State(**json.loads(states[n])) if states[n] else None
+        previous = pacing.loads(states[n]) if states[n] else None
         state = pacing.step(
             previous=previous,
             day=day.isoformat(),

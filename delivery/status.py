@@ -422,18 +422,9 @@ class TodaysPace:
             return "Spending more than planned so far; delivery is being slowed so the budget lasts the day."
         return "Spending along its plan for the day."
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "code": self.code.value,
-            "label": self.label,
-            "spent_micros": self.spent_micros,
-            "budget_micros": self.budget_micros,
-            "planned_micros": self.planned_micros,
-            "limited_by_budget": self.limited_by_budget,
-        }
 
-
-def _pace(key: str, spent: int, marked: bool, zone: str, now: datetime, spend: SpendState) -> TodaysPace | None:
+def _pace(key: str, spent: int, zone: str, now: datetime, spend: SpendState) -> TodaysPace | None:
+    """Today's pace of the budget whose controller and exhausted mark are `key` ("ag:<id>" / "c:<id>")."""
     state = spend.pace_states.get(key)
     today = now.astimezone(ZoneInfo(zone)).date().isoformat()
     if state is None or state.day != today or state.plan_budget < 0 or not 0 <= now.timestamp() - state.at <= pacing.GAP_SECONDS:
@@ -441,7 +432,7 @@ def _pace(key: str, spent: int, marked: bool, zone: str, now: datetime, spend: S
     budget = state.plan_budget
     planned = round(pacing.planned(state, budget))
     band = max(PACE_BAND * budget, state.price)
-    if marked or spent >= budget or (state.price and budget - spent < state.price):
+    if key in spend.exhausted or spent >= budget or (state.price and budget - spent < state.price):
         code = PaceCode.SPENT
     elif spent - planned > band:
         code = PaceCode.AHEAD
@@ -456,15 +447,12 @@ def ad_group_pace(ad_group: AdGroup, *, now: datetime, spend: SpendState) -> Tod
     """How a standard-paced ad group's own budget is spending today (None: nothing to compare)."""
     if ad_group.pacing != Pacing.STANDARD or ad_group.budget_mode == BudgetMode.UNLIMITED:
         return None
-    marked = f"ag:{ad_group.pk}" in spend.exhausted
-    spent = spend.ad_group_today.get(ad_group.pk, 0)
-    return _pace(f"ag:{ad_group.pk}", spent, marked, ad_group.campaign.advertiser.time_zone, now, spend)
+    zone = ad_group.campaign.advertiser.time_zone
+    return _pace(f"ag:{ad_group.pk}", spend.ad_group_today.get(ad_group.pk, 0), zone, now, spend)
 
 
 def campaign_pace(campaign: Campaign, *, now: datetime, spend: SpendState) -> TodaysPace | None:
     """How a campaign budget shared by its standard-paced ad groups is spending today (None: nothing to compare)."""
     if campaign.budget_mode == BudgetMode.UNLIMITED:
         return None
-    marked = f"c:{campaign.pk}" in spend.exhausted
-    spent = spend.campaign_today.get(campaign.pk, 0)
-    return _pace(f"c:{campaign.pk}", spent, marked, campaign.advertiser.time_zone, now, spend)
+    return _pace(f"c:{campaign.pk}", spend.campaign_today.get(campaign.pk, 0), campaign.advertiser.time_zone, now, spend)

@@ -50,7 +50,7 @@ def throttles() -> dict[int, float]:
 
 def states() -> dict[str, pacing.State]:
     raw = get_redis().hgetall(delivery_services.PACING_STATE_KEY)
-    return {key.decode(): pacing.State(**json.loads(value)) for key, value in raw.items()}
+    return {key.decode(): pacing.loads(value) for key, value in raw.items()}
 
 
 def save_state(key: str, state: pacing.State) -> None:
