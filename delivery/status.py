@@ -64,7 +64,8 @@ what holds delivery back (*limited by budget*, as Google Ads says it: the contro
 below 1, so the ad group could win more auctions than today's budget pays for), or, when it is
 behind at full throttle, that the bid or the audience limits it. Nothing is shown for accelerated
 or unlimited budgets, before the controller's first step of the advertiser's day, or when its last
-step is older than `pacing.GAP_SECONDS` (the pacing beat is not running: no plan to compare with).
+step is older than `pacing.GAP_SECONDS` (the pacing beat is not running: no plan to compare with),
+nor while the advertiser has no balance (the status says so; the plan cannot be kept without money).
 """
 
 from collections.abc import Mapping
@@ -251,12 +252,16 @@ def _budget_spent(mode: str, budget_micros: int, today: int, lifetime: int, mark
     return None
 
 
+def _no_balance(advertiser_id: int, spend: SpendState) -> bool:
+    """Whether the advertiser cannot pay for one more charge (nothing left, or the charge script's mark)."""
+    left = spend.money_left.get(advertiser_id)
+    return (left is not None and left <= 0) or f"a:{advertiser_id}" in spend.exhausted
+
+
 def _money(ad_group: AdGroup, spend: SpendState) -> Reason | None:
     """No balance, else the binding spent budget of the ad group or its campaign (lifetime before daily)."""
     campaign = ad_group.campaign
-    advertiser_id = campaign.advertiser_id
-    left = spend.money_left.get(advertiser_id)
-    if (left is not None and left <= 0) or f"a:{advertiser_id}" in spend.exhausted:
+    if _no_balance(campaign.advertiser_id, spend):
         return Reason.NO_BALANCE
     spent = {
         _budget_spent(
@@ -423,10 +428,16 @@ class TodaysPace:
         return "Spending along its plan for the day."
 
 
-def _pace(key: str, spent: int, zone: str, now: datetime, spend: SpendState) -> TodaysPace | None:
-    """Today's pace of the budget whose controller and exhausted mark are `key` ("ag:<id>" / "c:<id>")."""
+def _pace(key: str, spent: int, advertiser: Advertiser, now: datetime, spend: SpendState) -> TodaysPace | None:
+    """Today's pace of the budget whose controller and exhausted mark are `key` ("ag:<id>" / "c:<id>").
+
+    None while its advertiser has no balance: nothing is delivered whatever the plan, and the
+    delivery status says why (a pace "behind plan" beside it would blame the bid).
+    """
     state = spend.pace_states.get(key)
-    today = now.astimezone(ZoneInfo(zone)).date().isoformat()
+    today = now.astimezone(ZoneInfo(advertiser.time_zone)).date().isoformat()
+    if _no_balance(advertiser.pk, spend):
+        return None
     if state is None or state.day != today or state.plan_budget < 0 or not 0 <= now.timestamp() - state.at <= pacing.GAP_SECONDS:
         return None
     budget = state.plan_budget
@@ -447,12 +458,12 @@ def ad_group_pace(ad_group: AdGroup, *, now: datetime, spend: SpendState) -> Tod
     """How a standard-paced ad group's own budget is spending today (None: nothing to compare)."""
     if ad_group.pacing != Pacing.STANDARD or ad_group.budget_mode == BudgetMode.UNLIMITED:
         return None
-    zone = ad_group.campaign.advertiser.time_zone
-    return _pace(f"ag:{ad_group.pk}", spend.ad_group_today.get(ad_group.pk, 0), zone, now, spend)
+    advertiser = ad_group.campaign.advertiser
+    return _pace(f"ag:{ad_group.pk}", spend.ad_group_today.get(ad_group.pk, 0), advertiser, now, spend)
 
 
 def campaign_pace(campaign: Campaign, *, now: datetime, spend: SpendState) -> TodaysPace | None:
     """How a campaign budget shared by its standard-paced ad groups is spending today (None: nothing to compare)."""
     if campaign.budget_mode == BudgetMode.UNLIMITED:
         return None
-    return _pace(f"c:{campaign.pk}", spend.campaign_today.get(campaign.pk, 0), campaign.advertiser.time_zone, now, spend)
+    return _pace(f"c:{campaign.pk}", spend.campaign_today.get(campaign.pk, 0), campaign.advertiser, now, spend)

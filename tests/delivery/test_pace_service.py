@@ -21,7 +21,16 @@ from delivery import status as delivery_status
 from delivery.selectors import spend_state_for
 from tests.delivery.test_learning import REQUESTS, funded_shop, wins
 from tests.delivery.test_pipeline import snapshot_now
-from tests.factories import AdFactory, AdGroupFactory, AdvertiserFactory, CampaignFactory, PlacementFactory, UserFactory
+from tests.factories import (
+    AdFactory,
+    AdGroupFactory,
+    AdvertiserFactory,
+    CampaignFactory,
+    MembershipFactory,
+    PlacementFactory,
+    UserFactory,
+    fund,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -444,6 +453,13 @@ BUDGET = 20_000_000  # the ad group factory's daily budget
 PLANNED_AT_NOON = round(BUDGET * NOON_SHARE)  # a plan from midnight follows the traffic curve
 
 
+def paying(group: AdGroup) -> AdGroup:
+    """`group`, its advertiser funded (today's pace is shown only while there is money to deliver with)."""
+    advertiser = group.campaign.advertiser
+    fund(actor=MembershipFactory(advertiser=advertiser).user, advertiser=advertiser)
+    return group
+
+
 def paced_at_noon(group: AdGroup, *, spent: int, potential: float, throttle: float = 0.2) -> delivery_status.TodaysPace | None:
     """Run pace at noon on a state planned from midnight with `spent` today, and read today's pace as a page does."""
     save_state(
@@ -456,7 +472,7 @@ def paced_at_noon(group: AdGroup, *, spent: int, potential: float, throttle: flo
 
 
 def test_an_ad_group_on_its_plan_is_on_pace_and_limited_by_budget_while_it_could_win_more():
-    group = ad_group()
+    group = paying(ad_group())
 
     pace = paced_at_noon(group, spent=PLANNED_AT_NOON + 500_000, potential=10 * BUDGET)
 
@@ -469,8 +485,8 @@ def test_an_ad_group_on_its_plan_is_on_pace_and_limited_by_budget_while_it_could
 
 
 def test_more_than_five_percent_of_the_budget_from_the_plan_is_ahead_or_behind():
-    ahead = paced_at_noon(ad_group(), spent=PLANNED_AT_NOON + BUDGET // 10, potential=10 * BUDGET)
-    behind = paced_at_noon(ad_group(), spent=PLANNED_AT_NOON - BUDGET // 10, potential=10 * BUDGET)
+    ahead = paced_at_noon(paying(ad_group()), spent=PLANNED_AT_NOON + BUDGET // 10, potential=10 * BUDGET)
+    behind = paced_at_noon(paying(ad_group()), spent=PLANNED_AT_NOON - BUDGET // 10, potential=10 * BUDGET)
 
     assert ahead is not None
     assert behind is not None
@@ -481,7 +497,7 @@ def test_more_than_five_percent_of_the_budget_from_the_plan_is_ahead_or_behind()
 
 
 def test_behind_at_full_throttle_says_the_bid_or_audience_limits_it():
-    group = ad_group()
+    group = paying(ad_group())
 
     pace = paced_at_noon(group, spent=PLANNED_AT_NOON // 2, potential=BUDGET / 2, throttle=1.0)
 
@@ -491,19 +507,19 @@ def test_behind_at_full_throttle_says_the_bid_or_audience_limits_it():
 
 
 def test_a_spent_budget_shows_as_spent():
-    pace = paced_at_noon(ad_group(), spent=BUDGET, potential=10 * BUDGET)
+    pace = paced_at_noon(paying(ad_group()), spent=BUDGET, potential=10 * BUDGET)
 
     assert pace is not None
     assert (pace.code, pace.label) == ("spent", "Today's budget spent")
 
 
 def test_no_pace_without_todays_plan_for_accelerated_or_unlimited_ad_groups_or_when_pacing_stopped():
-    stale = ad_group()
-    fast = ad_group(pacing="accelerated")
-    unlimited = ad_group(budget_mode="unlimited", budget_micros=0)
+    stale = paying(ad_group())
+    fast = paying(ad_group(pacing="accelerated"))
+    unlimited = paying(ad_group(budget_mode="unlimited", budget_micros=0))
     pace_at(NOW - timedelta(minutes=10))  # the beat has not run since
-    fresh = ad_group()  # never paced
-    yesterday = ad_group()
+    fresh = paying(ad_group())  # never paced
+    yesterday = paying(ad_group())
     save_state(f"ag:{yesterday.pk}", replace(known(share=0.9, potential=BUDGET), day="2025-06-09", plan_budget=BUDGET))
 
     groups = [stale, fast, unlimited, fresh, yesterday]
@@ -516,7 +532,7 @@ def test_no_pace_without_todays_plan_for_accelerated_or_unlimited_ad_groups_or_w
 
 def test_a_campaign_budget_has_its_own_pace():
     campaign = CampaignFactory(budget_mode="daily", budget_micros=30_000_000)
-    group = ad_group(campaign=campaign, budget_mode="unlimited", budget_micros=0)
+    group = paying(ad_group(campaign=campaign, budget_mode="unlimited", budget_micros=0))
     spend_campaign(campaign, TODAY, 2 * 30_000_000 // 3)
     save_state(
         f"c:{campaign.pk}",
@@ -530,6 +546,22 @@ def test_a_campaign_budget_has_its_own_pace():
     assert pace is not None
     assert (pace.code, pace.budget_micros) == ("ahead", 30_000_000)  # two thirds of the budget at noon, the plan a third
     assert delivery_status.ad_group_pace(group, now=NOW, spend=state) is None
+
+
+def test_no_pace_while_the_advertiser_has_no_balance():
+    # The controller paces it all the same; the status says "No balance", and a pace "behind plan" would blame the bid.
+    unfunded = ad_group()
+    spent_out = paying(ad_group())
+    get_redis().zadd(charging.EXHAUSTED, {f"a:{spent_out.campaign.advertiser_id}": NOW.timestamp() + 3_600})
+
+    paces = [paced_at_noon(group, spent=PLANNED_AT_NOON // 2, potential=10 * BUDGET) for group in (unfunded, spent_out)]
+
+    assert paces == [None, None]
+    assert {f"ag:{unfunded.pk}", f"ag:{spent_out.pk}"} <= set(states())  # paced all the same
+    get_redis().zrem(charging.EXHAUSTED, f"a:{spent_out.campaign.advertiser_id}")  # its balance can pay again
+    pace = delivery_status.ad_group_pace(spent_out, now=NOW, spend=spend_state_for([spent_out], now=NOW))
+    assert pace is not None
+    assert pace.code == "behind"
 
 
 # --- the decision ----------------------------------------------------------------------------------------
