@@ -14,6 +14,17 @@ from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = "adplatform.settings.local"  # what `make run` serves with
+OWNER_KEY = "bench:owner"  # the process id of the benchmark run that last emptied this Redis database
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process, but running
+        return True
+    return True
 
 
 @dataclass(frozen=True)
@@ -75,10 +86,28 @@ class Place:
     def migrate(self) -> None:
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=self.environment(), check=True)
 
-    def reset(self) -> None:
-        """A fresh, migrated database and an empty Redis database."""
+    def flush_redis(self) -> None:
+        """Empty the benchmark's Redis database, and mark it as this process's.
+
+        Refuses one whose mark names another process that is still running: two runs given the
+        same Redis database (two launches at once) would otherwise empty each other's counters
+        mid-run, and the survivor's figures would be wrong without a word.
+        """
         import redis
 
+        self.check_isolated()
+        client = redis.Redis.from_url(self.redis_url)
+        owner = client.get(OWNER_KEY)
+        if owner is not None and int(owner) != os.getpid() and _running(int(owner)):
+            raise SystemExit(
+                f"bench: Redis database {self.redis_url} is in use by another benchmark run (process {int(owner)}); "
+                "give this run its own (the benchmark's *_REDIS_URL variable)"
+            )
+        client.flushdb()
+        client.set(OWNER_KEY, os.getpid())
+
+    def reset(self) -> None:
+        """A fresh, migrated database and an empty Redis database."""
         self.reset_database()
-        redis.Redis.from_url(self.redis_url).flushdb()
+        self.flush_redis()
         self.migrate()

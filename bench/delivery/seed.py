@@ -124,7 +124,7 @@ def build(*, seed: int = SEED) -> dict[str, Any]:
     from delivery import index
     from delivery.models import AdPerformance, PlacementPerformance
 
-    get_redis().flushdb()
+    env.PLACE.flush_redis()
     rng = random.Random(seed)
     now = clock.now()
     rates = dict(Currency.objects.values_list("code", "units_per_usd"))

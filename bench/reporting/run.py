@@ -327,9 +327,7 @@ def main() -> None:
         django.setup()
     from django.db import connection
 
-    from adplatform.redis_client import get_redis
-
-    get_redis().flushdb()
+    env.PLACE.flush_redis()
     with connection.cursor() as cursor:
         cursor.execute("SELECT version()")
         (version,) = cursor.fetchone()
