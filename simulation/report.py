@@ -27,6 +27,13 @@ What is measured, and over which ad-group days:
   against the traffic that really came (the share of the day's requests to the ad group's
   placements that had passed): how far the controller's forecast was from the day. Each row
   also counts its `billed_events` (a curve made of 40 events moves in steps of 2.5% of budget).
+- `least_curve_deviation` (per row): the smallest worst hourly gap any throttle could have kept
+  to, given what the ad group could win hour by hour (`least_curve_deviation`, from its hourly
+  demand). An ad group outbid until noon is far behind its curve at noon whatever its pacing;
+  `achievable_days_within_5_percent_of_curve` counts, among the `days_curve_achievable` (least
+  gap within 5%), those the controller kept within 5%: the curve target where it can be met.
+  The demand behind it is the engine's estimate on the competition the run had (another pacing
+  would have met other competition), so it is a diagnosis, not a target of its own.
 - `ctr_vs_oracle`: the mean true CTR of the ads shown / the mean best true CTR of their ad
   groups (what an oracle choosing within each winning ad group would have shown); over all
   impressions and, `ctr_vs_oracle_rotating`, over those of ad groups with more than one ad.
@@ -96,6 +103,33 @@ class Traffic:
         return self._cache[key].get(day, [0] * 24)
 
 
+def least_curve_deviation(budget: int, targets: list[int], demand: list[float | None]) -> float:
+    """The smallest worst hourly gap to the curve (a share of budget) that any throttle could have kept to.
+
+    `targets` is the curve at the end of each hour, `demand` what the ad group would have won in
+    that hour at full throttle (None: not measured — its gate was closed all hour — so no limit).
+    Spend can rise in an hour by at most its demand, and never above the budget; the answer is the
+    narrowest band around the curve that some such spend stays within at every hour (bisection: a
+    band is possible when the spends reachable hour by hour never leave it). An ad group that can
+    win nothing before noon is that far behind at noon whatever its pacing.
+    """
+
+    def possible(band: float) -> bool:
+        low = high = 0.0
+        for target, most in zip(targets, demand, strict=True):
+            high = min(high + (budget if most is None else most), budget)
+            low, high = max(low, target - band), min(high, target + band)
+            if low > high:
+                return False
+        return True
+
+    narrow, wide = 0.0, float(budget)
+    for _ in range(40):
+        band = (narrow + wide) / 2
+        narrow, wide = (narrow, band) if possible(band) else (band, wide)
+    return round(wide / budget, 4) if budget else 0.0
+
+
 def _ad_group_day(simulation: Simulation, group: Group, position: int, day: str, billed: int, traffic: Traffic) -> dict[str, Any]:
     books, budget, key = simulation.books, group.budget, (group.pk, day)
     requests = traffic.hourly(group.zone, group.placements, day)
@@ -131,6 +165,11 @@ def _ad_group_day(simulation: Simulation, group: Group, position: int, day: str,
         )
         deviation = max(deviation, abs(spent - target) / budget)
         traffic_deviation = max(traffic_deviation, abs(spent - ideal) / budget)
+    least = least_curve_deviation(
+        budget,
+        [point["target_micros"] for point in hourly],
+        [point["demand_micros"] if point["gate"] > 0 else None for point in hourly],
+    )
     participation = books.participation[key] / books.open_requests[key] if books.open_requests[key] else None
     return {
         "ad_group": group.pk,
@@ -152,6 +191,7 @@ def _ad_group_day(simulation: Simulation, group: Group, position: int, day: str,
         "unbilled_overdelivery_micros": books.unbilled[key],
         "max_curve_deviation": round(deviation, 4),
         "max_traffic_deviation": round(traffic_deviation, 4),
+        "least_curve_deviation": least,
         "billed_events": books.events[key],
         "hourly": hourly,
     }
@@ -165,6 +205,7 @@ def _figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
     budget = sum(row["budget_micros"] for row in limited)
     utilisations = [row["billed_micros"] / row["budget_micros"] for row in limited]
     deviations = sorted(row["max_curve_deviation"] for row in paced)
+    achievable = [row for row in paced if row["least_curve_deviation"] <= TARGET_CURVE]
     low, high = TARGET_UTILISATION
     return {
         "ad_group_days": len(rows),
@@ -182,6 +223,12 @@ def _figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
         if deviations
         else None,
         "max_traffic_deviation": max((row["max_traffic_deviation"] for row in paced), default=None),
+        "days_curve_achievable": len(achievable),
+        "achievable_days_within_5_percent_of_curve": round(
+            sum(row["max_curve_deviation"] <= TARGET_CURVE for row in achievable) / len(achievable), 4
+        )
+        if achievable
+        else None,
         "coarse_budget_utilization": round(
             sum(row["billed_micros"] for row in coarse) / sum(row["budget_micros"] for row in coarse), 4
         )
@@ -235,6 +282,8 @@ def build(simulation: Simulation, *, seed: int, arguments: dict[str, Any]) -> di
         "p90_curve_deviation": figures["p90_curve_deviation"],
         "days_within_5_percent_of_curve": figures["days_within_5_percent_of_curve"],
         "max_traffic_deviation": figures["max_traffic_deviation"],
+        "days_curve_achievable": figures["days_curve_achievable"],
+        "achievable_days_within_5_percent_of_curve": figures["achievable_days_within_5_percent_of_curve"],
         "coarse_budget_utilization": figures["coarse_budget_utilization"],
         "coarse_min_day_utilization": figures["coarse_min_day_utilization"],
         "delivered_ctr": round(totals.clicks / totals.impressions, 5) if totals.impressions else None,
@@ -310,6 +359,10 @@ def text(report: dict[str, Any]) -> str:
             f"target <= 5%: {verdict('curve_deviation')}"
         ),
         f"  against the traffic that came: {share(s['max_traffic_deviation'])} of budget (the forecast's error included)",
+        (
+            f"  where some throttle could keep within 5% ({s['days_curve_achievable']:,} days): "
+            f"{share(s['achievable_days_within_5_percent_of_curve'])} of them within 5%"
+        ),
         (
             f"delivered CTR vs oracle        {share(s['ctr_vs_oracle'])} (ad groups with several ads "
             f"{share(s['ctr_vs_oracle_rotating'])})   target >= 90%: {verdict('ctr_vs_oracle')}"

@@ -131,6 +131,12 @@ def table(reports: dict[str, dict[str, Any]]) -> str:
     row("  days within 5% at every hour", lambda r: _share(r["summary"]["days_within_5_percent_of_curve"]))
     row("  worst gap to the traffic that came", lambda r: _share(r["summary"]["max_traffic_deviation"]))
     row(
+        "  where a throttle could keep within 5%",
+        lambda r: (
+            f"{_share(r['summary']['achievable_days_within_5_percent_of_curve'])} of {r['summary']['days_curve_achievable']} days"
+        ),
+    )
+    row(
         "delivered CTR >= 90% of the oracle's",
         lambda r: f"{_share(r['summary']['ctr_vs_oracle'])} {verdict(r, 'ctr_vs_oracle')}",
     )
