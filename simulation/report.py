@@ -144,6 +144,8 @@ def _ad_group_day(simulation: Simulation, group: Group, position: int, day: str,
     exposure = float(state.get("exposure") or 0.0) if state else 0.0
     controller_limited = bool(state and exposure > 0 and float(state["spend_seen"]) / exposure >= budget)
     hourly, passed = [], 0
+    targets: list[int] = []
+    demands: list[float | None] = []  # what it could have won each hour (None: its gate was closed all hour)
     deviation = traffic_deviation = 0.0
     for hour, spent, share, throttle, gate in sorted(books.hourly.get(key, []), key=lambda point: point[0]):
         if hour == 0:
@@ -163,13 +165,10 @@ def _ad_group_day(simulation: Simulation, group: Group, position: int, day: str,
                 "demand_micros": round(books.demand_by_hour.get((*key, hour - 1), 0.0)),
             }
         )
+        targets.append(target)
+        demands.append(books.demand_by_hour.get((*key, hour - 1), 0.0) if gate > 0 else None)
         deviation = max(deviation, abs(spent - target) / budget)
         traffic_deviation = max(traffic_deviation, abs(spent - ideal) / budget)
-    least = least_curve_deviation(
-        budget,
-        [point["target_micros"] for point in hourly],
-        [point["demand_micros"] if point["gate"] > 0 else None for point in hourly],
-    )
     participation = books.participation[key] / books.open_requests[key] if books.open_requests[key] else None
     return {
         "ad_group": group.pk,
@@ -191,7 +190,7 @@ def _ad_group_day(simulation: Simulation, group: Group, position: int, day: str,
         "unbilled_overdelivery_micros": books.unbilled[key],
         "max_curve_deviation": round(deviation, 4),
         "max_traffic_deviation": round(traffic_deviation, 4),
-        "least_curve_deviation": least,
+        "least_curve_deviation": least_curve_deviation(budget, targets, demands),
         "billed_events": books.events[key],
         "hourly": hourly,
     }

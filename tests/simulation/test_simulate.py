@@ -104,6 +104,8 @@ def test_the_report_has_every_hour_of_every_complete_day_with_its_target(runs):
         assert day["hourly"][-1]["target_micros"] == day["budget_micros"]
         assert day["hourly"][-1]["traffic_micros"] == day["budget_micros"]
         assert day["utilisation"] == round(day["billed_micros"] / day["budget_micros"], 4)
+        # what the ad group did is one way its demand could have been spent: the least gap is no larger
+        assert 0 <= day["least_curve_deviation"] <= day["max_curve_deviation"] + 0.0001
     assert set(report["by_day"]) == {day["day"] for day in report["ad_group_days"]}
     assert (out / "curves.png").stat().st_size > 10_000
 
