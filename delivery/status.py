@@ -434,10 +434,10 @@ def _pace(key: str, spent: int, advertiser: Advertiser, now: datetime, spend: Sp
     None while its advertiser has no balance: nothing is delivered whatever the plan, and the
     delivery status says why (a pace "behind plan" beside it would blame the bid).
     """
-    state = spend.pace_states.get(key)
-    today = now.astimezone(ZoneInfo(advertiser.time_zone)).date().isoformat()
     if _no_balance(advertiser.pk, spend):
         return None
+    state = spend.pace_states.get(key)
+    today = now.astimezone(ZoneInfo(advertiser.time_zone)).date().isoformat()
     if state is None or state.day != today or state.plan_budget < 0 or not 0 <= now.timestamp() - state.at <= pacing.GAP_SECONDS:
         return None
     budget = state.plan_budget
