@@ -73,7 +73,7 @@ def sign_up(request: HttpRequest) -> HttpResponse:
 def accounts_list(request: HttpRequest) -> HttpResponse:
     """Every advertiser the user can open (agency users: all their clients), with a search box."""
     advertisers = selectors.advertisers_with_roles_for(signed_in_user(request)).select_related("agency").order_by("name", "id")
-    query = request.GET.get("q", "").strip()
+    query = request.GET.get("q", "").replace("\x00", "").strip()  # no name holds a NUL: PostgreSQL text cannot
     if query:
         advertisers = advertisers.filter(name__icontains=query)
     page = Paginator(advertisers, ACCOUNTS_PER_PAGE).get_page(request.GET.get("page"))

@@ -41,7 +41,7 @@ from accounts.selectors import advertiser_get_for_user, advertisers_for
 from accounts.session import signed_in_user
 from adplatform.api.errors import error_body
 from adplatform.api.idempotency import HEADER as IDEMPOTENCY_KEY_HEADER
-from adplatform.api.idempotency import IdempotencyConflict, idempotent
+from adplatform.api.idempotency import IdempotencyConflict, idempotency_key, idempotent
 from adplatform.api.permissions import HasScope
 
 from . import selectors, services
@@ -202,16 +202,6 @@ def _advertiser_in_body(user: User, advertiser_id: int) -> Advertiser:
     return advertiser
 
 
-def _top_up_key(request: Request) -> str | None:
-    key = request.headers.get(IDEMPOTENCY_KEY_HEADER)
-    if key is None:
-        return None
-    key = key.strip()
-    if not key or len(key) > MAX_TOP_UP_KEY_LENGTH:
-        raise ValidationError({IDEMPOTENCY_KEY_HEADER: [f"Send 1 to {MAX_TOP_UP_KEY_LENGTH} characters."]})
-    return key
-
-
 class PdfRenderer(renderers.BaseRenderer):
     """What the PDF download answers with (`Accept: application/pdf` or none); the view hands over the bytes itself."""
 
@@ -365,7 +355,7 @@ class TopUpViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         data = TopUpCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         advertiser = _advertiser_in_body(self.user, data.validated_data["advertiser"])
-        key = _top_up_key(request)
+        key = idempotency_key(request, max_length=MAX_TOP_UP_KEY_LENGTH)
         # The services keep keys per advertiser; to the client a key names one request, whatever it was for.
         if (
             key is not None

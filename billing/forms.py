@@ -123,7 +123,8 @@ class TransactionFilterForm(forms.Form):
             return datetime.combine(day, time.min, tzinfo=zone)
 
         start, end = data.get("date_from"), data.get("date_to")
-        return (midnight(start) if start else None, midnight(end + timedelta(days=1)) if end else None)
+        # The calendar's last day has no day after it, and nothing happens after it either: no upper bound.
+        return (midnight(start) if start else None, midnight(end + timedelta(days=1)) if end and end < date.max else None)
 
     def chosen_kind(self) -> str:
         self.is_valid()

@@ -18,8 +18,8 @@ logger = logging.getLogger(__name__)
 
 
 def _top_up_for(intent: dict) -> TopUp | None:
-    top_up_id = (intent.get("metadata") or {}).get("adplatform_top_up")
-    if top_up_id and str(top_up_id).isdigit():
+    top_up_id = str((intent.get("metadata") or {}).get("adplatform_top_up") or "")
+    if top_up_id.isascii() and top_up_id.isdigit() and len(top_up_id) <= 18:  # "²".isdigit() too, but int() refuses it
         return TopUp.objects.filter(pk=int(top_up_id), gateway="stripe").first()
     return TopUp.objects.filter(gateway="stripe", gateway_reference=intent.get("id", "")).first()
 

@@ -340,7 +340,10 @@ class AdForm(forms.Form):
         return str(dict(CallToAction.choices).get(self["call_to_action"].value(), CallToAction.LEARN_MORE.label))
 
     def landing_domain(self) -> str:
-        return urlparse(str(self["landing_url"].value() or "")).netloc
+        try:
+            return urlparse(str(self["landing_url"].value() or "")).netloc
+        except ValueError:  # the form is being shown again with the service's error on landing_url
+            return ""
 
     def service_fields(self) -> dict[str, Any]:
         data = self.cleaned_data

@@ -8,7 +8,7 @@ No ORM here: callers pass the facts the rules need.
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -39,6 +39,9 @@ from .choices import (
 Errors = dict[str, list[str]]
 FREQUENCY_CAP_MAX_IMPRESSIONS = 1000
 SECONDS_PER_DAY = 86_400
+# Schedules are read back, shown and paced in any time zone: far from the calendar's ends, none overflows.
+EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -202,6 +205,9 @@ def ad_group_errors(
     errors.update(targeting_errors(state=state, known_interests=known_interests))
 
     start, end = state["start_time"], state["end_time"]
+    for field, moment in (("start_time", start), ("end_time", end)):
+        if moment is not None and not EARLIEST_TIME <= moment < LATEST_TIME:
+            _add(errors, field, f"Choose a time from {EARLIEST_TIME.year} to {LATEST_TIME.year - 1}.")
     if end is not None and end <= start:
         _add(errors, "end_time", "The end must be after the start.")
     if state["budget_mode"] == BudgetMode.LIFETIME and end is None:
@@ -234,8 +240,11 @@ def _https_url(errors: Errors, field: str, value: str) -> None:
     if not value:
         _add(errors, field, "This field is required.")
         return
-    parts = urlparse(value)
-    if parts.scheme != "https" or not parts.netloc or "." not in parts.netloc or " " in value:
+    try:
+        parts = urlparse(value)
+    except ValueError:  # an unclosed IPv6 bracket: "https://[::1"
+        parts = None
+    if parts is None or parts.scheme != "https" or not parts.netloc or "." not in parts.netloc or " " in value:
         _add(errors, field, "Enter a full https:// address, e.g. https://example.com/offer.")
     elif len(value) > 2048:
         _add(errors, field, "Use at most 2048 characters.")

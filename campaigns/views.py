@@ -106,8 +106,11 @@ def _refusal(call: Callable[[], Any]) -> tuple[str, int]:
 
 
 def _next(request: HttpRequest, fallback: str) -> str:
+    """Where to go back to: a local path (redirect() would take anything else for a view name), else `fallback`."""
     target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return fallback
 
@@ -144,7 +147,7 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
     if chosen not in dict(STATUS_FILTERS):
         chosen = ""
     shown = mine.exclude(status=Status.ARCHIVED) if chosen == "" else mine if chosen == "all" else mine.filter(status=chosen)
-    query = request.GET.get("q", "").strip()
+    query = request.GET.get("q", "").replace("\x00", "").strip()  # no name holds a NUL: PostgreSQL text cannot
     if query:
         shown = shown.filter(name__icontains=query)
     page = Paginator(shown, CAMPAIGNS_PER_PAGE).get_page(request.GET.get("page"))

@@ -200,7 +200,7 @@ class EventAdmin(ReadOnlyAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        if term.isdigit() and int(term) < MAX_BIGINT:
+        if term.isascii() and term.isdigit() and int(term) < MAX_BIGINT:
             number = int(term)
             return queryset.filter(
                 Q(ad_id=number) | Q(ad_group_id=number) | Q(campaign_id=number) | Q(advertiser_id=number)

@@ -56,6 +56,8 @@ def _text(body: dict[str, Any], name: str, *, required: bool = False, max_length
         return None
     if not isinstance(value, str) or not value.strip() or len(value) > max_length:
         raise RequestError(name, f"Send a non-empty string of at most {max_length} characters.")
+    if not links.is_utf8(value):
+        raise RequestError(name, "Send valid Unicode text (no unpaired surrogates).")
     return value.strip()
 
 

@@ -68,6 +68,17 @@ MAX_ID = 2**63 - 1
 FIELD_NAMES = tuple(Served.__dataclass_fields__)
 
 
+def is_utf8(text: str) -> bool:
+    """Whether `text` can be encoded as UTF-8: JSON's "\\ud800" escapes decode to lone surrogates, which cannot."""
+    if text.isascii():  # O(1) in CPython: the common case costs nothing
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _facts(raw: bytes) -> "Served":
     """Served facts from a link payload, with every type and size checked (ValueError otherwise)."""
     data = json.loads(raw)
@@ -79,7 +90,7 @@ def _facts(raw: bytes) -> "Served":
             raise ValueError(f"{name} is not an id")
     for name, limit in TEXT_LIMITS.items():
         value = data[name]
-        if not isinstance(value, str) or len(value) > limit or "\x00" in value:
+        if not isinstance(value, str) or len(value) > limit or "\x00" in value or not is_utf8(value):
             raise ValueError(f"{name} is not text")
     uuid.UUID(data["request_id"])
     return Served(**data)

@@ -274,7 +274,9 @@ def _campaign_filter(request: HttpRequest, advertiser: Advertiser) -> Campaign |
     raw = request.GET.get("campaign", "").strip()
     if not raw:
         return None
-    campaign = campaigns_for(signed_in_user(request)).filter(advertiser=advertiser, pk=raw if raw.isdigit() else -1).first()
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):  # "²".isdigit() is True too, but int("²") fails
+        raise Http404("No such campaign.")
+    campaign = campaigns_for(signed_in_user(request)).filter(advertiser=advertiser, pk=int(raw)).first()
     if campaign is None:
         raise Http404("No such campaign.")
     return campaign

@@ -51,14 +51,28 @@ def _replay(record: IdempotencyKey, fingerprint: str) -> HttpResponse:
     return replay
 
 
-def idempotent(request: Request, handler: Callable[[], Response]) -> HttpResponse:
-    """Run `handler` once per (user, Idempotency-Key); without the header, just run it."""
+def idempotency_key(request: Request, *, max_length: int = MAX_KEY_LENGTH) -> str | None:
+    """The request's Idempotency-Key, stripped, or None without the header; a 400 naming it when unusable.
+
+    Only printable ASCII is accepted: a header is read as Latin-1, so anything else is either a
+    control character (NUL cannot be stored in PostgreSQL at all) or bytes of an unknown encoding.
+    """
     key = request.headers.get(HEADER)
     if key is None:
-        return handler()
+        return None
     key = key.strip()
-    if not key or len(key) > MAX_KEY_LENGTH:
-        raise exceptions.ValidationError({HEADER: [f"Send 1 to {MAX_KEY_LENGTH} characters."]})
+    if not key or len(key) > max_length:
+        raise exceptions.ValidationError({HEADER: [f"Send 1 to {max_length} characters."]})
+    if not all(" " <= char <= "~" for char in key):
+        raise exceptions.ValidationError({HEADER: ["Use printable ASCII characters only."]})
+    return key
+
+
+def idempotent(request: Request, handler: Callable[[], Response]) -> HttpResponse:
+    """Run `handler` once per (user, Idempotency-Key); without the header, just run it."""
+    key = idempotency_key(request)
+    if key is None:
+        return handler()
     fingerprint = _fingerprint(request)
     user = signed_in_user(request)
     with transaction.atomic():

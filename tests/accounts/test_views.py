@@ -884,7 +884,14 @@ def test_accounts_page_lists_exactly_the_advertisers_in_the_users_tenancy(client
 
 @pytest.mark.parametrize(
     ("query", "names"),
-    [("a2", ["Client A2"]), ("CLIENT", ["Client A1", "Client A2"]), ("bakery", []), ("b1", [])],
+    [
+        ("a2", ["Client A2"]),
+        ("CLIENT", ["Client A1", "Client A2"]),
+        ("bakery", []),
+        ("b1", []),
+        ("\x00", ["Client A1", "Client A2"]),  # a NUL is ignored: no name can hold one
+        ("a\x002", ["Client A2"]),
+    ],
 )
 def test_accounts_page_searches_by_name_within_the_tenancy(client, tenancy, query, names):
     client.force_login(tenancy.agent_a)

@@ -569,6 +569,19 @@ def test_payment_intent_succeeded_finds_the_top_up_by_its_payment_intent(client,
     assert Transaction.objects.count() == 1
 
 
+def test_a_top_up_id_of_unicode_digits_is_not_an_id_and_the_payment_intent_finds_the_top_up(
+    client, webhook_secret, pending_top_up
+):
+    TopUp.objects.filter(pk=pending_top_up.pk).update(gateway_reference=INTENT_ID)
+    payload = event("payment_intent.succeeded", payment_intent(amount=10_000, top_up_id="²"))  # "²".isdigit() is True
+
+    response = deliver(client, payload, signature(payload))
+
+    assert response.status_code == 200
+    assert response.json() == {"received": True, "handled": True, "top_up": pending_top_up.pk, "status": "succeeded"}
+    assert Transaction.objects.count() == 1
+
+
 @pytest.mark.parametrize(
     ("last_error", "status", "code", "message"),
     [

@@ -718,6 +718,20 @@ def test_transactions_filter_by_kind_and_by_days_of_the_advertisers_time_zone(ow
     assert one_text(nothing, data_testid="transactions").endswith("No transactions match these filters.")
 
 
+def test_the_calendars_first_and_last_days_are_filters_like_any_other(owner_client, ledger):
+    everything = {"date_from": "0001-01-01", "date_to": "9999-12-31"}
+
+    for query in ({"date_to": "9999-12-31"}, everything):
+        response = owner_client.get("/billing/transactions/", query)
+        export = owner_client.get("/billing/transactions.csv", query)
+
+        assert response.status_code == 200
+        assert one_text(response, data_testid="transaction-count") == "4 transactions match"
+        assert export.status_code == 200
+        assert len(csv_rows(export)) == 1 + 4
+    assert rows(owner_client.get("/billing/transactions/", {"date_from": "9999-12-31"}), "transactions") == []
+
+
 def test_a_date_range_that_ends_before_it_starts_is_pointed_out(owner_client, ledger):
     response = owner_client.get("/billing/transactions/", {"date_from": "2026-03-05", "date_to": "2026-03-01"})
     export = owner_client.get("/billing/transactions.csv", {"date_from": "2026-03-05", "date_to": "2026-03-01"})

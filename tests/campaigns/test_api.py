@@ -997,6 +997,8 @@ def test_create_ad_group_with_defaults(tenancy, api_client_for, campaign, feed, 
             {"start_time": "2099-01-02T00:00:00Z", "end_time": "2099-01-01T00:00:00Z"},
             {"end_time": ["The end must be after the start."]},
         ),
+        ({"start_time": "0001-01-01T00:00:00Z"}, {"start_time": ["Choose a time from 2000 to 2099."]}),
+        ({"end_time": "9999-12-31T23:59:00Z"}, {"end_time": ["Choose a time from 2000 to 2099."]}),
         ({"bid": "1.83"}, {"bid": ["The CPM bid must be at least 1.84 EUR, the floor of In-feed."]}),
         ({"bid": "0"}, {"bid": ["Enter a bid above zero."]}),
         ({"bid": "cheap"}, {"bid": ["Enter a decimal amount such as 12.50."]}),
@@ -1173,6 +1175,13 @@ def test_automated_review_rejects_at_once_with_a_reason(tenancy, api_client_for,
             {"media_url": ["Enter a full https:// address, e.g. https://example.com/offer."]},
         ),
         (
+            {"landing_url": "https://[::1", "media_url": "https://[::1"},
+            {
+                "media_url": ["Enter a full https:// address, e.g. https://example.com/offer."],
+                "landing_url": ["Enter a full https:// address, e.g. https://example.com/offer."],
+            },
+        ),
+        (
             {"format": "video", "media_url": "https://cdn.example.com/a.mp4"},
             {"video_duration_seconds": ["Give the video's length in seconds."]},
         ),
@@ -1222,6 +1231,10 @@ def test_changing_what_viewers_see_sends_the_ad_back_into_review(tenancy, api_cl
     [
         (
             {"landing_url": "http://bakery.example.com/"},
+            {"landing_url": ["Enter a full https:// address, e.g. https://example.com/offer."]},
+        ),
+        (
+            {"landing_url": "https://[::1"},
             {"landing_url": ["Enter a full https:// address, e.g. https://example.com/offer."]},
         ),
         ({"review_status": "approved"}, {"review_status": ["This field cannot be changed."]}),

@@ -451,6 +451,22 @@ def test_a_lifetime_ad_group_budget_without_an_end_is_refused(start, micros):
     assert errors == {"end_time": ["A lifetime budget needs an end time."]}
 
 
+@pytest.mark.parametrize(
+    ("field", "inside", "outside"),
+    [
+        ("start_time", datetime(2000, 1, 1, tzinfo=UTC), datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC)),
+        ("start_time", datetime(2000, 1, 1, tzinfo=UTC), datetime(1, 1, 1, tzinfo=UTC)),
+        ("start_time", datetime(2099, 12, 31, 23, 59, 59, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)),
+        ("end_time", datetime(2099, 12, 31, 23, 59, 59, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)),
+        ("end_time", datetime(2099, 12, 31, 23, 59, 59, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, tzinfo=UTC)),
+    ],
+    ids=["start-just-before-2000", "start-in-year-1", "start-from-2100", "end-from-2100", "end-in-year-9999"],
+)
+def test_an_ad_group_schedules_only_times_from_2000_to_2099(field, inside, outside):
+    assert ad_group_errors_for(ad_group_state(**{field: inside})) == {}
+    assert ad_group_errors_for(ad_group_state(**{field: outside})) == {field: ["Choose a time from 2000 to 2099."]}
+
+
 def test_an_ad_group_of_a_lifetime_campaign_needs_an_end():
     errors = ad_group_errors_for(ad_group_state(), campaign_budget_mode="lifetime")
 
@@ -651,6 +667,14 @@ def test_valid_ads_have_no_errors(state):
         (
             {"landing_url": "bakery.example.com"},
             {"landing_url": ["Enter a full https:// address, e.g. https://example.com/offer."]},
+        ),
+        (
+            {"landing_url": "https://[::1"},
+            {"landing_url": ["Enter a full https:// address, e.g. https://example.com/offer."]},
+        ),
+        (
+            {"media_url": "https://[::1"},
+            {"media_url": ["Enter a full https:// address, e.g. https://example.com/offer."]},
         ),
         ({"landing_url": "https://bakery.example.com/" + "a" * 2030}, {"landing_url": ["Use at most 2048 characters."]}),
         ({"display_name": "x" * 41}, {"display_name": ["Use at most 40 characters."]}),

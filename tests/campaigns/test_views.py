@@ -500,6 +500,18 @@ def test_the_list_filters_by_status_and_hides_archived_campaigns_unless_asked(cl
     assert pills == ["All but archived 3 Active 2 Paused 1 Archived 1 All 4"]
 
 
+def test_a_search_ignores_nul_characters(client, tenancy, world):
+    client.force_login(tenancy.owner)
+
+    def names(query: dict[str, str]) -> list[str]:
+        response = client.get("/campaigns/", query)
+        assert response.status_code == 200
+        return [row[0].split(" ID ")[0] for row in list_rows(response)]
+
+    assert names({"q": "\x00"}) == ["Brand awareness", "Croissant launch", "Fresh bread"]
+    assert names({"q": "bre\x00ad"}) == ["Fresh bread"]
+
+
 def test_an_agency_user_sees_only_the_client_they_are_viewing(client, tenancy, feed):
     make_campaign(tenancy.agent_a, tenancy.client_a1, "A1 launch", ad_group=False)
     make_campaign(tenancy.agent_a, tenancy.client_a2, "A2 launch", ad_group=False)
@@ -588,6 +600,24 @@ def test_a_pause_never_redirects_off_site(client, tenancy, world):
     response = client.post(f"/campaigns/{world.fresh_bread.pk}/status/", {"status": "paused", "next": "https://evil.example/"})
 
     assert response["Location"] == "/campaigns/"
+
+
+@pytest.mark.parametrize("target", ["abc", "campaigns", "evil.example"])
+def test_pause_and_bulk_pause_go_back_to_the_list_when_next_is_not_a_local_path(client, tenancy, world, target):
+    client.force_login(tenancy.owner)
+
+    single = client.post(f"/campaigns/{world.fresh_bread.pk}/status/", {"status": "paused", "next": target})
+    bulk = client.post("/campaigns/bulk-status/", {"ids": [world.awareness.pk], "status": "paused", "next": target})
+
+    assert (single.status_code, single["Location"]) == (302, "/campaigns/")
+    assert (bulk.status_code, bulk["Location"]) == (302, "/campaigns/")
+    assert dict(Campaign.objects.filter(advertiser=tenancy.bakery).values_list("name", "status")) == {
+        "Fresh bread": "paused",
+        "Croissant launch": "paused",
+        "Brand awareness": "paused",
+        "Winter menu": "archived",
+    }
+    assert flashes(client.get("/campaigns/")) == ["“Fresh bread” paused.", "1 campaign paused."]
 
 
 def test_htmx_toggle_refused_for_an_analyst_shows_the_reason_in_the_row_and_changes_nothing(client, tenancy, world):
@@ -922,6 +952,8 @@ def test_step_2_without_start_starts_now_and_without_targeting_reaches_everyone(
         ({"bid": ""}, "bid", ["This field is required."]),
         ({"frequency_cap_days": ""}, "frequency_cap_impressions", ["Give both impressions and days, or neither."]),
         ({"dayparting": ["336"]}, "dayparting", ["Select a valid choice. 336 is not one of the available choices."]),
+        ({"start_time": "0001-01-01T00:00"}, "start_time", ["Choose a time from 2000 to 2099."]),
+        ({"end_time": "9999-12-31T23:59"}, "end_time", ["Choose a time from 2000 to 2099."]),
     ],
     ids=[
         "cpm-below-floor",
@@ -937,6 +969,8 @@ def test_step_2_without_start_starts_now_and_without_targeting_reaches_everyone(
         "no-bid",
         "half-a-frequency-cap",
         "slot-outside-the-week",
+        "start-in-year-1",
+        "end-in-year-9999",
     ],
 )
 def test_step_2_refusals_name_the_field_and_write_nothing(client, tenancy, world, changes, field, errors):
@@ -1113,6 +1147,8 @@ def test_step_3_uses_the_video_length_only_for_video_and_the_media_only_when_the
             "call_to_action",
             ["Select a valid choice. buy_buy_buy is not one of the available choices."],
         ),
+        ({"landing_url": "https://[::1"}, "landing_url", ["Enter a full https:// address, e.g. https://example.com/offer."]),
+        ({"media_url": "https://[::1"}, "media_url", ["Enter a full https:// address, e.g. https://example.com/offer."]),
     ],
     ids=[
         "http-landing",
@@ -1123,6 +1159,8 @@ def test_step_3_uses_the_video_length_only_for_video_and_the_media_only_when_the
         "long-name",
         "text-without-body",
         "unknown-cta",
+        "unclosed-ipv6-landing",
+        "unclosed-ipv6-media",
     ],
 )
 def test_step_3_refusals_name_the_field_and_write_nothing(client, tenancy, world, changes, field, errors):
@@ -1391,6 +1429,19 @@ def test_ad_group_edit_saves_the_changes(client, tenancy, world):
     assert flashes(client.get(response["Location"])) == ["Ad group “Berlin food lovers” saved."]
 
 
+def test_ad_group_edit_refuses_a_start_in_year_1_naming_the_field_and_changes_nothing(client, tenancy, world):
+    client.force_login(tenancy.owner)
+    data = {**_resubmit(client.get(f"/ad-groups/{world.ad_group.pk}/edit/")), "start_time": "0001-01-01T00:00"}
+    before = snapshot()
+
+    response = client.post(f"/ad-groups/{world.ad_group.pk}/edit/", data)
+
+    assert response.status_code == 400
+    assert field_errors(response, "start_time") == ["Choose a time from 2000 to 2099."]
+    assert value_of(response, "start_time") == "0001-01-01T00:00"
+    assert snapshot() == before
+
+
 def test_ad_edit_of_what_viewers_see_sends_the_ad_back_to_review_and_says_so(client, tenancy, world):
     client.force_login(tenancy.owner)
     page = client.get(f"/ads/{world.ad.pk}/edit/")
@@ -1421,11 +1472,12 @@ def test_saving_an_ad_untouched_keeps_its_approval(client, tenancy, world):
     assert flashes(client.get(response["Location"])) == ["Ad saved."]
 
 
-def test_ad_edit_refusal_names_the_field_and_changes_nothing(client, tenancy, world):
+@pytest.mark.parametrize("landing_url", ["ftp://bakery.example.com", "https://[::1"])
+def test_ad_edit_refusal_names_the_field_and_changes_nothing(client, tenancy, world, landing_url):
     client.force_login(tenancy.owner)
     before = snapshot()
 
-    response = client.post(f"/ads/{world.ad.pk}/edit/", {**AD_POST, "landing_url": "ftp://bakery.example.com"})
+    response = client.post(f"/ads/{world.ad.pk}/edit/", {**AD_POST, "landing_url": landing_url})
 
     assert response.status_code == 400
     assert field_errors(response, "landing_url") == ["Enter a full https:// address, e.g. https://example.com/offer."]

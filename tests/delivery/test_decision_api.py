@@ -669,6 +669,7 @@ def test_decisions_are_posted_not_fetched(serving_marketplace):
 
 VALID = {"placement": "serve-feed", "user_id": "app-user-1"}
 TEXT_2 = "Send a non-empty string of at most 2 characters."
+NOT_UNICODE = "Send valid Unicode text (no unpaired surrogates)."
 MALFORMED = {
     # name: (body, field, message)
     "placement missing": ({"user_id": "u"}, "placement", "This field is required."),
@@ -680,6 +681,10 @@ MALFORMED = {
     "user_id empty": ({**VALID, "user_id": ""}, "user_id", "Send a non-empty string of at most 128 characters."),
     "user_id a number": ({**VALID, "user_id": 42}, "user_id", "Send a non-empty string of at most 128 characters."),
     "user_id too long": ({**VALID, "user_id": "u" * 129}, "user_id", "Send a non-empty string of at most 128 characters."),
+    "user_id a lone surrogate": ({**VALID, "user_id": "\ud800"}, "user_id", NOT_UNICODE),
+    "user_id with a lone surrogate": ({**VALID, "user_id": "app-user-\udfff"}, "user_id", NOT_UNICODE),
+    "placement with a lone surrogate": ({**VALID, "placement": "serve-feed\ud800"}, "placement", NOT_UNICODE),
+    "device a lone surrogate": ({**VALID, "device": "\ud800"}, "device", NOT_UNICODE),
     "country three letters": ({**VALID, "country": "DEU"}, "country", TEXT_2),
     "country with a digit": ({**VALID, "country": "D1"}, "country", "Send a 2-letter code."),
     "country one letter": ({**VALID, "country": "D"}, "country", "Send a 2-letter code."),
@@ -749,6 +754,21 @@ def test_an_unknown_field_with_an_empty_name_is_named_too(serving_marketplace):
     # then the 400 still names it
     assert response.status_code == 400
     assert response.json()["error"]["fields"] == {"": ["Unknown field."]}
+    assert stream_length() == 0
+
+
+def test_a_user_id_that_is_not_unicode_is_400_before_any_key_is_asked_for(serving_marketplace):
+    # given a serving ad
+    market = serving_marketplace
+    market.serving_ad("Corner Bakery")
+    market.publish()
+
+    # when a request without a placement key carries a user_id that is a lone surrogate (valid JSON, not valid text)
+    response = market.decide({"placement": "x", "user_id": "\ud800"}, key="")
+
+    # then it is refused naming the field, and nothing is served
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"user_id": [NOT_UNICODE]}
     assert stream_length() == 0
 
 

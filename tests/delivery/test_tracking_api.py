@@ -370,6 +370,11 @@ FORGED_FACTS = {
     "ad id that is not a number": {"ad_id": "x"},
     "advertiser id that is not a number": {"advertiser_id": "x"},
     "placement with a NUL byte": {"placement": "serve-feed\u0000"},
+    "placement with a lone surrogate": {"placement": "serve-feed\ud800"},
+    "billed_on a lone surrogate": {"billed_on": "\ud800"},
+    "user_key a lone surrogate": {"user_key": "\ud800"},
+    "country a lone surrogate": {"country": "\ud800"},
+    "device a lone surrogate": {"device": "\udfff"},
     "ad id that is null": {"ad_id": None},
     "ad id that is a list": {"ad_id": [1]},
 }
@@ -394,6 +399,28 @@ def test_a_forged_link_with_nonsense_facts_neither_fails_nor_stops_the_event_pip
     assert (forged_impression.status_code, forged_click.status_code) == (204, 404)
     assert stored_events(kind="impression", status="valid") == [("impression", "valid", "", 1000)]
     assert_ledger_matches_events(advertiser_of(ad), 1000)
+
+
+@pytest.mark.parametrize("field", ["placement", "billed_on", "user_key", "country", "device"])
+def test_an_unsigned_link_with_a_lone_surrogate_is_counted_as_a_bad_link(serving_marketplace, field):
+    # given a serving ad, and unsigned links whose facts carry a lone surrogate (valid JSON, not valid text)
+    market = serving_marketplace
+    ad = market.serving_ad("Forged")
+    market.publish()
+    served = market.serve_one()
+    payload = base64.urlsafe_b64encode(json.dumps({**served.facts, field: "\ud800"}).encode()).rstrip(b"=").decode()
+    browser = Client(raise_request_exception=False, headers={"user-agent": BROWSER})
+
+    # when both are loaded
+    impression = browser.get(f"/t/v1/i?d={payload}&s=AAAA")
+    click = browser.get(f"/t/v1/c?d={payload}&s=AAAA")
+
+    # then they are answered like any unreadable link, each refusal is counted, and nothing is recorded or charged
+    assert (impression.status_code, click.status_code) == (204, 404)
+    assert int(get_redis().get("delivery:invalid:bad_signature")) == 2
+    assert stored_events(kind="impression") == []
+    assert stored_events(kind="click") == []
+    assert_nothing_charged(advertiser_of(ad))
 
 
 def test_a_conversion_name_with_a_nul_byte_does_not_stop_the_event_pipeline(serving_marketplace):

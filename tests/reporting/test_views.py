@@ -401,6 +401,13 @@ def test_the_csv_of_one_campaign_has_only_that_campaign(client, tenancy, bakery_
     assert lines[-1][2] == "14"
 
 
+def test_a_campaign_of_unicode_digits_is_404_on_the_page_and_in_the_export(client, tenancy, bakery_ads, frozen):
+    log_in(client, tenancy.owner)
+
+    assert client.get("/reports/", {"campaign": "²"}).status_code == 404  # "²".isdigit() is True, int("²") fails
+    assert client.get("/reports/export.csv", {"campaign": "²"}).status_code == 404
+
+
 # --- a campaign's page -----------------------------------------------------------------------------------------
 
 
