@@ -10,11 +10,13 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import IdempotencyKey
-from billing.gateways import SandboxGateway
 from billing.models import TopUp, Transaction
 from campaigns.models import Campaign
+from tests.billing import test_api as billing_api
 
 pytestmark = pytest.mark.django_db
+
+charges = billing_api.charges  # the fixture: every charge the sandbox payment provider received
 
 CAMPAIGNS = "/api/v1/campaigns/"
 TOP_UPS = "/api/v1/top-ups/"
@@ -61,20 +63,6 @@ def top_up_body(advertiser_id: int) -> dict:
 def nested(depth: int) -> str:
     """`depth` empty arrays, each inside the next: [[[...]]]."""
     return "[" * depth + "]" * depth
-
-
-@pytest.fixture
-def charges(monkeypatch) -> list[dict]:
-    """Every charge the sandbox payment provider received (observed, not replaced)."""
-    calls: list[dict] = []
-    charge = SandboxGateway.charge
-
-    def observed(self, **kwargs: Any):
-        calls.append(kwargs)
-        return charge(self, **kwargs)
-
-    monkeypatch.setattr(SandboxGateway, "charge", observed)
-    return calls
 
 
 # --- Nesting ------------------------------------------------------------------------------------
