@@ -586,3 +586,35 @@ def test_an_unrelated_user_cannot_replay_someone_elses_key(tenancy, api_client_f
     assert "Idempotent-Replayed" not in response
     assert response.json()["agency"] is None
     assert response.json()["role"] == "admin"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("size", ["abc", "0", "-1", "1.5", "²", "9" * 5000, ""])
+def test_a_page_size_that_is_not_a_whole_number_from_1_is_a_400_naming_it(tenancy, api_client_for, size):
+    response = api_client_for(tenancy.agent_a).get(LIST, {"page_size": size})
+
+    assert response.status_code == 400
+    message = "Send a whole number from 1 to 200."
+    assert response.json() == error("validation_error", f"Invalid input: page_size: {message}", {"page_size": [message]})
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("ordering", ["-create_at", "name,budget", "name,", "password", "?"])
+def test_an_ordering_the_list_does_not_have_is_a_400_naming_it(tenancy, api_client_for, ordering):
+    # DRF would drop the unknown term and sort by the default: a typo must not pass silently
+    response = api_client_for(tenancy.agent_a).get(LIST, {"ordering": ordering})
+
+    assert response.status_code == 400
+    message = "Order by created_at, id, name, or several joined by commas; - before one for descending."
+    assert response.json() == error("validation_error", f"Invalid input: ordering: {message}", {"ordering": [message]})
+
+
+@pytest.mark.django_db
+def test_several_orderings_sort_by_each_in_turn(tenancy, api_client_for):
+    AdvertiserFactory(name="Client A1", agency=tenancy.agency_a)
+
+    response = api_client_for(tenancy.agent_a).get(LIST, {"ordering": "name,-id"})
+
+    names_ids = [(row["name"], row["id"]) for row in response.json()["results"]]
+    assert names_ids == sorted(names_ids, key=lambda pair: (pair[0], -pair[1]))
+    assert len({name for name, _ in names_ids}) < len(names_ids)  # a tie on name, broken by id descending
