@@ -9,6 +9,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from adplatform import money
+from adplatform.text import is_id
 
 from . import services
 from .gateways import ChargeResult
@@ -19,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 def _top_up_for(intent: dict) -> TopUp | None:
     top_up_id = str((intent.get("metadata") or {}).get("adplatform_top_up") or "")
-    if top_up_id.isascii() and top_up_id.isdigit() and len(top_up_id) <= 18:  # "²".isdigit() too, but int() refuses it
+    if is_id(top_up_id):
         return TopUp.objects.filter(pk=int(top_up_id), gateway="stripe").first()
     return TopUp.objects.filter(gateway="stripe", gateway_reference=intent.get("id", "")).first()
 

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 from redis import Redis
 
+from adplatform.text import is_utf8
+
 from . import auction, links
 from .charging import (
     STREAM,
@@ -56,7 +58,7 @@ def _text(body: dict[str, Any], name: str, *, required: bool = False, max_length
         return None
     if not isinstance(value, str) or not value.strip() or len(value) > max_length:
         raise RequestError(name, f"Send a non-empty string of at most {max_length} characters.")
-    if not links.is_utf8(value):
+    if not is_utf8(value):
         raise RequestError(name, "Send valid Unicode text (no unpaired surrogates).")
     return value.strip()
 

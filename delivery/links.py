@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from adplatform.text import is_utf8
+
 LINK_LIFETIME_SECONDS = 24 * 3600
 SIGNATURE_BYTES = 16
 
@@ -66,17 +68,6 @@ TEXT_LIMITS = {
 }
 MAX_ID = 2**63 - 1
 FIELD_NAMES = tuple(Served.__dataclass_fields__)
-
-
-def is_utf8(text: str) -> bool:
-    """Whether `text` can be encoded as UTF-8: JSON's "\\ud800" escapes decode to lone surrogates, which cannot."""
-    if text.isascii():  # O(1) in CPython: the common case costs nothing
-        return True
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _facts(raw: bytes) -> "Served":

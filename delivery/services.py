@@ -38,6 +38,7 @@ from accounts.models import Advertiser, Role, User
 from accounts.services import require_role
 from adplatform import clock
 from adplatform.redis_client import get_redis
+from adplatform.text import is_id
 from billing import services as billing_services
 from billing.models import Kind as LedgerKind
 from billing.models import Transaction
@@ -121,7 +122,7 @@ def _id(text: str | None, *, required: bool = False) -> str:
         if required:
             raise BadEntryError("an id is missing")
         return NULL
-    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+    if not is_id(text):
         raise BadEntryError(f"not an id: {text[:40]!r}")
     return text
 

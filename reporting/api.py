@@ -28,6 +28,7 @@ from accounts.selectors import advertisers_for
 from accounts.session import signed_in_user
 from adplatform.api.idempotency import idempotent
 from adplatform.api.permissions import HasScope
+from adplatform.text import is_id
 
 from . import selectors, services
 from .models import ReportJob
@@ -127,7 +128,7 @@ class ReportView(generics.GenericAPIView):
         raw_id = (given.get("advertiser") or "").strip()
         if not raw_id:
             raise _invalid("advertiser", "This parameter is required.")
-        if not (raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 18):
+        if not is_id(raw_id):
             raise _invalid("advertiser", "Enter a whole number.")
         advertiser = selectors.report_advertiser_for(user=signed_in_user(request), advertiser_id=raw_id)
         query = _query_for(advertiser, {name: given[name] for name in given if name in PARAMETERS | PAGING})

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from adplatform.text import is_id
+
 LEVELS = ("campaign", "ad_group", "ad")
 DIMENSIONS = ("date", "hour", "country", "device", "placement")
 COUNTED = ("requests_won", "impressions", "clicks", "conversions", "conversion_value", "spend", "invalid_events")
@@ -98,7 +100,7 @@ def _ids(raw: str | None, parameter: str) -> frozenset[int]:
     if raw is None or not raw.strip():
         return frozenset()
     values = [value.strip() for value in raw.split(",")]
-    if len(values) > 500 or not all(value.isascii() and value.isdigit() and len(value) <= 18 for value in values):
+    if len(values) > 500 or not all(is_id(value) for value in values):
         raise ReportError(parameter, "Send ids separated by commas (at most 500).")
     return frozenset(int(value) for value in values)
 

@@ -27,6 +27,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import Advertiser
 from accounts.session import current_advertiser, signed_in_user
 from adplatform import clock, money
+from adplatform.text import is_id
 from campaigns.forms import country_choices
 from campaigns.models import AdGroup, Campaign, Placement
 from campaigns.selectors import campaign_get_for_user, campaigns_for
@@ -274,7 +275,7 @@ def _campaign_filter(request: HttpRequest, advertiser: Advertiser) -> Campaign |
     raw = request.GET.get("campaign", "").strip()
     if not raw:
         return None
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):  # "²".isdigit() is True too, but int("²") fails
+    if not is_id(raw):
         raise Http404("No such campaign.")
     campaign = campaigns_for(signed_in_user(request)).filter(advertiser=advertiser, pk=int(raw)).first()
     if campaign is None:

@@ -14,6 +14,8 @@ from typing import IO, Any
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
+from adplatform.text import is_utf8
+
 # No request body of this API nests beyond a handful of levels; the limit keeps everything downstream
 # (serializers, the idempotency fingerprint, error rendering) far from the recursion limit.
 MAX_NESTING_DEPTH = 64
@@ -55,7 +57,5 @@ def _refuse_deep_or_non_unicode(data: Any) -> None:
 
 
 def _require_unicode(text: str) -> None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ParseError(NOT_UNICODE) from None
+    if not is_utf8(text):
+        raise ParseError(NOT_UNICODE)
