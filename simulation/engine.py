@@ -144,21 +144,28 @@ class Simulation:
         seed: int,
         speed: float = 0.0,
         history_days: int = 7,
+        warmup_hours: int = 0,
         progress: Callable[[str], None] | None = None,
     ) -> None:
         self.market = market
         self.start = start
         self.days = days
+        self.warmup_hours = warmup_hours
+        self.began = start - timedelta(hours=warmup_hours)  # the marketplace runs from here; the report measures from `start`
         self.requests_per_day = requests_per_day
         self.rng = random.Random(seed)  # noqa: S311 - simulated people, not security
         self.auction_rng = random.Random(seed + 1)  # noqa: S311
         self.shape = traffic_shape(profile, random.Random(seed + 2), days)  # noqa: S311
-        self.history = traffic_shape(profile, random.Random(seed + 3), history_days)  # noqa: S311 - the days before
+        # The days before `start`: their last `warmup_hours` are simulated (the warm-up), the rest of
+        # the last `history_days` only counted as pacing's traffic history.
+        before = traffic_shape(profile, random.Random(seed + 3), max(history_days, -(-warmup_hours // 24)))  # noqa: S311
+        self.warmup_shape = before[len(before) - warmup_hours * 60 :]
+        self.history = before[len(before) - history_days * 1440 : len(before) - warmup_hours * 60]
         self.speed = speed
         self.progress = progress or (lambda line: None)
         self.totals = Totals()
         self.books = Books()
-        self.now = start
+        self.now = self.began
         self.client = get_redis()
         self.charger = Charger(self.client)
         self.visitor = Visitor(
@@ -205,7 +212,7 @@ class Simulation:
         """
         if not self.history:
             return
-        first = self.start - timedelta(minutes=len(self.history))
+        first = self.began - timedelta(minutes=len(self.history))
         pipe = self.client.pipeline(transaction=False)
         for hour in range(len(self.history) // 60):
             requests = sum(self.history[hour * 60 : hour * 60 + 60]) * per_shape / len(self.placement_keys)
@@ -217,25 +224,34 @@ class Simulation:
     # --- the loop ------------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Simulate every minute of the run, then one last beat so everything charged is stored, posted and rolled up."""
+        """Simulate every minute of the run, then one last beat so everything charged is stored, posted and rolled up.
+
+        The warm-up hours come first: the marketplace is paced, served and charged as on any other
+        hour, so the first measured day begins in a market that has been running (a platform is
+        never started with every ad group at once); the totals count from `start`.
+        """
         began = time.monotonic()
         with clock.use(lambda: self.now):
             self._load()
-            services.ensure_partitions(days_ahead=self.days + 1, days_back=1)
+            services.ensure_partitions(days_ahead=self.days + 1, days_back=1 + -(-self.warmup_hours // 24))
             services.rebuild_counters()
             index.compile_snapshot()
             started = time.monotonic()
             per_minute = self.requests_per_day / 1440
             mean_shape = sum(self.shape) / len(self.shape)
             self._count_history(per_minute / mean_shape)
-            for minute in range(self.days * 1440):
+            warmup = len(self.warmup_shape)
+            for minute in range(-warmup, self.days * 1440):
+                if minute == 0:
+                    self.totals = Totals()
                 self.now = self.start + timedelta(minutes=minute)
                 self._today = {name: self.now.astimezone(zone).date().isoformat() for name, zone in self.zones.items()}
                 self._housekeeping(minute)
                 snapshot, live = self._live()
                 self._open_gates(live)
                 counted: dict[str, int] = dict.fromkeys(self.placement_keys, 0)
-                expected = per_minute * self.shape[minute] / mean_shape
+                shape = self.shape[minute] if minute >= 0 else self.warmup_shape[warmup + minute]
+                expected = per_minute * shape / mean_shape
                 began_requests = time.perf_counter()
                 for offset in sorted(self.rng.random() * 60 for _ in range(poisson(self.rng, expected))):
                     self.now = self.start + timedelta(minutes=minute, seconds=offset)
@@ -244,12 +260,13 @@ class Simulation:
                 self._count_open(counted)
                 self.books.requests.append(counted)
                 if self.speed > 0:
-                    ahead = (minute + 1) * 60 / self.speed - (time.monotonic() - started)
+                    ahead = (minute + warmup + 1) * 60 / self.speed - (time.monotonic() - started)
                     if ahead > 0:
                         time.sleep(ahead)
                 if minute % 360 == 359:
+                    when = f"day {minute // 1440 + 1}" if minute >= 0 else "warm-up"
                     self.progress(
-                        f"day {minute // 1440 + 1} {(minute % 1440 + 1) // 60:02d}:00  {self.totals.requests:,} requests, "
+                        f"{when} {(minute % 1440 + 1) // 60:02d}:00  {self.totals.requests:,} requests, "
                         f"{self.totals.impressions:,} impressions, {self.totals.clicks:,} clicks  "
                         f"({time.monotonic() - began:.0f} s)"
                     )

@@ -91,7 +91,7 @@ class Traffic:
         key = (zone_name, placements)
         if key not in self._cache:
             if zone_name not in self._hours:
-                zone, start = self.simulation.zones[zone_name], self.simulation.start
+                zone, start = self.simulation.zones[zone_name], self.simulation.began
                 self._hours[zone_name] = [
                     ((local := (start + timedelta(minutes=minute)).astimezone(zone)).date().isoformat(), local.hour)
                     for minute in range(len(self.simulation.books.requests))

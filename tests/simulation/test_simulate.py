@@ -10,7 +10,7 @@ import io
 import json
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 
 from accounts.models import Currency
@@ -30,7 +30,8 @@ from tests.factories import UserFactory
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("simulate")]
 
 # Budgets small enough for a day of 12,000 requests to fill several of them; most advertisers in
-# UTC, so one simulated day is a complete local day for them (the Tokyo ones are left out).
+# UTC, so one simulated day is a complete local day for them (the Tokyo ones are left out). No
+# warm-up: every ad group starts at the day's midnight at once, the hardest start there is.
 MARKETPLACE = {
     "days": 1,
     "advertisers": 10,
@@ -40,6 +41,7 @@ MARKETPLACE = {
     "budget_range": ["0.40", "2.00"],
     "request_weight": 1,
     "time_zones": "UTC,UTC,UTC,Asia/Tokyo",
+    "warmup_hours": 0,
 }
 
 
@@ -52,14 +54,14 @@ def empty_platform():
     index.holder.reset()
 
 
-def simulate(out):
+def simulate(out, **changes):
     empty_platform()
     seed_currencies(Currency)
     seed_interests(Interest)
     seed_blocked_terms(BlockedTerm)
     UserFactory(email="staff@adplatform.test", is_staff=True)
     printed = io.StringIO()
-    call_command("simulate", stdout=printed, out=out, **MARKETPLACE)
+    call_command("simulate", stdout=printed, out=out, **{**MARKETPLACE, **changes})
     return json.loads((out / "report.json").read_text()), printed.getvalue()
 
 
@@ -93,6 +95,29 @@ def test_a_small_marketplace_is_paced_to_its_budgets(runs):
     assert summary["unbilled_overdelivery_ratio"] <= 0.005
     assert summary["max_curve_deviation"] <= 0.05
     assert 0 < summary["ctr_vs_oracle"] <= 1
+
+
+def test_a_warm_up_is_served_but_not_measured(django_db_blocker, tmp_path):
+    """The marketplace runs before the first day, but the report measures the day alone."""
+    with django_db_blocker.unblock():
+        try:
+            report, printed = simulate(tmp_path, advertisers=4, requests_per_day=3000, people=500, warmup_hours=3)
+        finally:
+            empty_platform()
+
+    # Three hours before midnight (about 14% of a day's requests, at 21:00-24:00) were served:
+    assert "warm-up" in printed
+    # but the summary counts the day's own requests, and measures the same day as without them.
+    assert report["arguments"]["warmup_hours"] == 3
+    assert abs(report["summary"]["requests"] - 3000) < 0.06 * 3000
+    assert set(report["by_day"]) == {"2031-03-03"}
+    assert [point["hour"] for point in report["ad_group_days"][0]["hourly"]] == list(range(1, 25))
+
+
+@pytest.mark.parametrize("hours", [-1, 25])
+def test_a_warm_up_beyond_a_day_is_refused(hours):
+    with pytest.raises(CommandError, match="--warmup-hours"):
+        call_command("simulate", warmup_hours=hours, stdout=io.StringIO())
 
 
 def test_the_report_has_every_hour_of_every_complete_day_with_its_target(runs):

@@ -23,6 +23,10 @@ from simulation.live import LiveTraffic
 
 DEFAULT_REQUEST_WEIGHT = 5
 DEFAULT_START = datetime(2031, 3, 3, tzinfo=UTC)  # a Monday, far from any real data's days
+# A platform is never started with every ad group at once: by default the marketplace runs half a
+# day before the first measured one, so its first day is paced in a market whose competitors'
+# throttles have settled, as any later day is.
+DEFAULT_WARMUP_HOURS = 12
 
 
 class Command(BaseCommand):
@@ -76,6 +80,13 @@ class Command(BaseCommand):
             metavar="H",
             help="days of ad requests counted before the run, for pacing's traffic profile (0: a platform without history)",
         )
+        parser.add_argument(
+            "--warmup-hours",
+            type=int,
+            metavar="W",
+            help=f"hours the marketplace runs, unmeasured, before the first day (default {DEFAULT_WARMUP_HOURS}, "
+            "none with --start now; 0: every ad group starts at the first day's midnight, at once)",
+        )
         parser.add_argument("--out", type=Path, help="write DIR/report.json and DIR/curves.png")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -88,6 +99,10 @@ class Command(BaseCommand):
             raise CommandError("--days, --advertisers, --requests-per-day and --request-weight must be at least 1.")
         if not 0 <= options["history_days"] <= services.PROFILE_DAYS:
             raise CommandError(f"--history-days must be from 0 to {services.PROFILE_DAYS} (pacing learns from a week).")
+        if options["warmup_hours"] is None:
+            options["warmup_hours"] = 0 if options["start"] == "now" else DEFAULT_WARMUP_HOURS
+        if not 0 <= options["warmup_hours"] <= 24:
+            raise CommandError("--warmup-hours must be from 0 to 24.")
         start = self._start(options["start"])
         budgets = self._budgets(options["budget_range"])
         zones = self._zones(options["time_zones"])
@@ -102,7 +117,7 @@ class Command(BaseCommand):
             advertisers=options["advertisers"],
             people=options["people"],
             rng=rng,
-            start=start,
+            start=start - timedelta(hours=options["warmup_hours"]),
             staff=staff,
             budgets=budgets,
             request_weight=options["request_weight"],
@@ -117,6 +132,7 @@ class Command(BaseCommand):
             seed=options["seed"],
             speed=options["speed"],
             history_days=options["history_days"],
+            warmup_hours=options["warmup_hours"],
             progress=self.stdout.write,
         )
         simulation.run()
@@ -131,6 +147,7 @@ class Command(BaseCommand):
                 "people",
                 "time_zones",
                 "history_days",
+                "warmup_hours",
             )
         }
         arguments["budget_range"] = [money.format_amount(budgets[0]), money.format_amount(budgets[1])]
