@@ -7,7 +7,8 @@ the same seed builds the same marketplace. Every advertiser is funded through th
 import math
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from accounts.models import Advertiser, User
 from billing import services as billing_services
@@ -52,6 +53,23 @@ class Market:
     true_ctr: dict[int, float]  # ad id -> hidden true click-through rate
     true_cvr: dict[int, float]  # ad id -> hidden true conversion rate per click
     people: list[Person] = field(default_factory=list)
+    first_days: dict[int, str] = field(default_factory=dict)  # new ad groups -> the local day they start serving
+
+
+def add_newcomers(market: Market, *, share: float, start: datetime, rng: random.Random) -> None:
+    """Make `share` of the ad groups new: they start serving at their advertiser's first local midnight from `start`.
+
+    The rest serve from before the run (and through a warm-up); these enter a settled marketplace
+    with nothing learned, as ad groups are added on a platform every day, so the report measures a
+    new ad group's first whole day.
+    """
+    chosen = sorted(rng.sample(market.ad_groups, round(share * len(market.ad_groups))))
+    for group in AdGroup.objects.filter(pk__in=chosen).select_related("campaign__advertiser"):
+        zone = ZoneInfo(group.campaign.advertiser.time_zone)
+        local = start.astimezone(zone)
+        day = local.date() if local.time() == time.min else local.date() + timedelta(days=1)
+        AdGroup.objects.filter(pk=group.pk).update(start_time=datetime.combine(day, time.min, tzinfo=zone))
+        market.first_days[group.pk] = day.isoformat()
 
 
 def _log_uniform(rng: random.Random, low: float, high: float) -> float:

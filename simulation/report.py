@@ -34,6 +34,9 @@ What is measured, and over which ad-group days:
   gap within 5%), those the controller kept within 5%: the curve target where it can be met.
   The demand behind it is the engine's estimate on the competition the run had (another pacing
   would have met other competition), so it is a diagnosis, not a target of its own.
+- `first_days`: the same figures over new ad groups' first days (`first_day` per row: the ad
+  groups `--newcomers` made start serving at their advertiser's first midnight of the run, with
+  nothing learned, among ad groups that had been serving before it).
 - `ctr_vs_oracle`: the mean true CTR of the ads shown / the mean best true CTR of their ad
   groups (what an oracle choosing within each winning ad group would have shown); over all
   impressions and, `ctr_vs_oracle_rotating`, over those of ad groups with more than one ad.
@@ -174,6 +177,7 @@ def _ad_group_day(simulation: Simulation, group: Group, position: int, day: str,
         "ad_group": group.pk,
         "position": position,  # the ad group's place in the marketplace (the same for the same seed)
         "day": day,
+        "first_day": simulation.market.first_days.get(group.pk) == day,  # a new ad group's first day of serving
         "pacing": group.pacing,
         "ads": group.ads,
         "limited_by_budget": limited,
@@ -299,6 +303,7 @@ def build(simulation: Simulation, *, seed: int, arguments: dict[str, Any]) -> di
         "seed": seed,
         "summary": summary,
         "by_day": {day: _figures(by_day[day]) for day in sorted(by_day)},
+        "first_days": _figures([row for row in rows if row["first_day"]]),
         "ad_group_days": rows,
     }
 
@@ -328,6 +333,7 @@ def text(report: dict[str, Any]) -> str:
         return {True: "met", False: "MISSED", None: "n/a"}[met[name]]
 
     limited = s["ad_group_days_limited_by_budget"]
+    first = report.get("first_days") or _figures([])
     lines = [
         (
             f"requests {s['requests']:,}, filled {s['filled']:,}, impressions {s['impressions']:,}, "
@@ -361,6 +367,12 @@ def text(report: dict[str, Any]) -> str:
         (
             f"  where some throttle could keep within 5% ({s['days_curve_achievable']:,} days): "
             f"{share(s['achievable_days_within_5_percent_of_curve'])} of them within 5%"
+        ),
+        (
+            f"new ad groups' first day       {first['ad_group_days']:,} days, {first['limited_by_budget']:,} limited: "
+            f"utilisation {share(first['budget_utilization'])}, worst {share(first['min_day_utilization'])}; "
+            f"{share(first['days_within_5_percent_of_curve'])} of standard days within 5% of the curve "
+            f"(worst {share(first['max_curve_deviation'])})"
         ),
         (
             f"delivered CTR vs oracle        {share(s['ctr_vs_oracle'])} (ad groups with several ads "

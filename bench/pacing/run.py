@@ -137,6 +137,12 @@ def table(reports: dict[str, dict[str, Any]]) -> str:
         ),
     )
     row(
+        "new ad groups' first day: limited",
+        lambda r: f"{r['first_days']['limited_by_budget']:,} of {r['first_days']['ad_group_days']:,}",
+    )
+    row("  their worst day's utilisation", lambda r: _share(r["first_days"]["min_day_utilization"]))
+    row("  their worst hourly gap to the curve", lambda r: _share(r["first_days"]["max_curve_deviation"]))
+    row(
         "delivered CTR >= 90% of the oracle's",
         lambda r: f"{_share(r['summary']['ctr_vs_oracle'])} {verdict(r, 'ctr_vs_oracle')}",
     )
@@ -154,8 +160,17 @@ def table(reports: dict[str, dict[str, Any]]) -> str:
 
 
 def _digests() -> dict[str, str]:
-    """The controller, its shell and the decision as measured (a shared working tree may change under a run)."""
-    paths = ("delivery/pacing.py", "delivery/services.py", "delivery/decision.py", "delivery/index.py")
+    """The controller, its shell, the decision and the simulator as measured (a shared working tree may change under a run)."""
+    paths = (
+        "delivery/pacing.py",
+        "delivery/services.py",
+        "delivery/decision.py",
+        "delivery/index.py",
+        "simulation/engine.py",
+        "simulation/market.py",
+        "simulation/report.py",
+        "simulation/management/commands/simulate.py",
+    )
     return {path: hashlib.sha256((env.ROOT / path).read_bytes()).hexdigest()[:16] for path in paths}
 
 

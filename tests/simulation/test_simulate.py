@@ -8,6 +8,7 @@ of a small marketplace is too little traffic for learning to get there (82-86% h
 
 import io
 import json
+from datetime import date
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -19,6 +20,7 @@ from adplatform.redis_client import get_redis
 from campaigns.models import BlockedTerm, Interest
 from campaigns.reference import seed_blocked_terms, seed_interests
 from delivery import index
+from delivery.models import SpendDay
 from tests.factories import UserFactory
 
 # The runs happen in the module fixture, but the tests must say they use the database all the same:
@@ -31,7 +33,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("
 
 # Budgets small enough for a day of 12,000 requests to fill several of them; most advertisers in
 # UTC, so one simulated day is a complete local day for them (the Tokyo ones are left out). No
-# warm-up: every ad group starts at the day's midnight at once, the hardest start there is.
+# warm-up and no newcomers: every ad group starts at the day's midnight at once, the hardest start there is.
 MARKETPLACE = {
     "days": 1,
     "advertisers": 10,
@@ -42,6 +44,7 @@ MARKETPLACE = {
     "request_weight": 1,
     "time_zones": "UTC,UTC,UTC,Asia/Tokyo",
     "warmup_hours": 0,
+    "newcomers": 0,
 }
 
 
@@ -97,11 +100,16 @@ def test_a_small_marketplace_is_paced_to_its_budgets(runs):
     assert 0 < summary["ctr_vs_oracle"] <= 1
 
 
-def test_a_warm_up_is_served_but_not_measured(django_db_blocker, tmp_path):
-    """The marketplace runs before the first day, but the report measures the day alone."""
+def test_a_warm_up_is_served_but_not_measured_and_new_ad_groups_have_their_first_day_apart(django_db_blocker, tmp_path):
+    """The marketplace runs before the first day, but the report measures the day alone; new ad groups start on it."""
     with django_db_blocker.unblock():
         try:
-            report, printed = simulate(tmp_path, advertisers=4, requests_per_day=3000, people=500, warmup_hours=3)
+            report, printed = simulate(
+                tmp_path, advertisers=4, requests_per_day=3000, people=500, time_zones="UTC", warmup_hours=3, newcomers=0.5
+            )
+            newcomers = {row["ad_group"] for row in report["ad_group_days"] if row["first_day"]}
+            served_before = SpendDay.objects.filter(ad_group_id__in=newcomers, day__lt=date(2031, 3, 3)).count()
+            served_in_warm_up = SpendDay.objects.filter(day__lt=date(2031, 3, 3)).exclude(ad_group_id__in=newcomers).count()
         finally:
             empty_platform()
 
@@ -112,12 +120,19 @@ def test_a_warm_up_is_served_but_not_measured(django_db_blocker, tmp_path):
     assert abs(report["summary"]["requests"] - 3000) < 0.06 * 3000
     assert set(report["by_day"]) == {"2031-03-03"}
     assert [point["hour"] for point in report["ad_group_days"][0]["hourly"]] == list(range(1, 25))
+    # Half the ad groups are new: they served nothing before the day, which is their first, measured apart.
+    rows = report["ad_group_days"]
+    assert 0 < len(newcomers) < len(rows)
+    assert served_before == 0
+    assert served_in_warm_up > 0
+    assert report["first_days"]["ad_group_days"] == len(newcomers)
+    assert "new ad groups' first day" in printed
 
 
-@pytest.mark.parametrize("hours", [-1, 25])
-def test_a_warm_up_beyond_a_day_is_refused(hours):
-    with pytest.raises(CommandError, match="--warmup-hours"):
-        call_command("simulate", warmup_hours=hours, stdout=io.StringIO())
+@pytest.mark.parametrize("option", [{"warmup_hours": -1}, {"warmup_hours": 25}, {"newcomers": 1.5}, {"newcomers": -0.1}])
+def test_a_warm_up_beyond_a_day_or_a_share_of_newcomers_outside_0_to_1_is_refused(option):
+    with pytest.raises(CommandError, match="--" + next(iter(option)).replace("_", "-")):
+        call_command("simulate", stdout=io.StringIO(), **option)
 
 
 def test_the_report_has_every_hour_of_every_complete_day_with_its_target(runs):

@@ -27,6 +27,7 @@ DEFAULT_START = datetime(2031, 3, 3, tzinfo=UTC)  # a Monday, far from any real 
 # day before the first measured one, so its first day is paced in a market whose competitors'
 # throttles have settled, as any later day is.
 DEFAULT_WARMUP_HOURS = 12
+DEFAULT_NEWCOMERS = 0.1  # ad groups are added every day: a tenth of the marketplace's start on the first day
 
 
 class Command(BaseCommand):
@@ -87,6 +88,14 @@ class Command(BaseCommand):
             help=f"hours the marketplace runs, unmeasured, before the first day (default {DEFAULT_WARMUP_HOURS}, "
             "none with --start now; 0: every ad group starts at the first day's midnight, at once)",
         )
+        parser.add_argument(
+            "--newcomers",
+            type=float,
+            default=DEFAULT_NEWCOMERS,
+            metavar="SHARE",
+            help=f"share of the ad groups that are new: they start serving at their advertiser's first midnight of the run, "
+            f"among settled ones, and the report measures their first day apart (default {DEFAULT_NEWCOMERS})",
+        )
         parser.add_argument("--out", type=Path, help="write DIR/report.json and DIR/curves.png")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -103,6 +112,8 @@ class Command(BaseCommand):
             options["warmup_hours"] = 0 if options["start"] == "now" else DEFAULT_WARMUP_HOURS
         if not 0 <= options["warmup_hours"] <= 24:
             raise CommandError("--warmup-hours must be from 0 to 24.")
+        if not 0 <= options["newcomers"] <= 1:
+            raise CommandError("--newcomers must be a share from 0 to 1.")
         start = self._start(options["start"])
         budgets = self._budgets(options["budget_range"])
         zones = self._zones(options["time_zones"])
@@ -123,6 +134,7 @@ class Command(BaseCommand):
             request_weight=options["request_weight"],
             time_zones=zones,
         )
+        markets.add_newcomers(market, share=options["newcomers"], start=start, rng=random.Random(options["seed"] + 5))  # noqa: S311
         simulation = Simulation(
             market,
             start=start,
@@ -148,6 +160,7 @@ class Command(BaseCommand):
                 "time_zones",
                 "history_days",
                 "warmup_hours",
+                "newcomers",
             )
         }
         arguments["budget_range"] = [money.format_amount(budgets[0]), money.format_amount(budgets[1])]
