@@ -27,7 +27,7 @@ DEFAULT_START = datetime(2031, 3, 3, tzinfo=UTC)  # a Monday, far from any real 
 # day before the first measured one, so its first day is paced in a market whose competitors'
 # throttles have settled, as any later day is.
 DEFAULT_WARMUP_HOURS = 12
-DEFAULT_NEWCOMERS = 0.1  # ad groups are added every day: a tenth of the marketplace's start on the first day
+DEFAULT_NEWCOMERS = 0.1  # ad groups are added every day: a tenth of the marketplace's first serve on the first day
 
 
 class Command(BaseCommand):
