@@ -158,7 +158,7 @@ class Simulation:
         self.shape = traffic_shape(profile, random.Random(seed + 2), days)  # noqa: S311
         # The days before `start`: their last `warmup_hours` are simulated (the warm-up), the rest of
         # the last `history_days` only counted as pacing's traffic history.
-        before = traffic_shape(profile, random.Random(seed + 3), max(history_days, -(-warmup_hours // 24)))  # noqa: S311
+        before = traffic_shape(profile, random.Random(seed + 3), max(history_days, math.ceil(warmup_hours / 24)))  # noqa: S311
         self.warmup_shape = before[len(before) - warmup_hours * 60 :]
         self.history = before[len(before) - history_days * 1440 : len(before) - warmup_hours * 60]
         self.speed = speed
@@ -233,7 +233,7 @@ class Simulation:
         began = time.monotonic()
         with clock.use(lambda: self.now):
             self._load()
-            services.ensure_partitions(days_ahead=self.days + 1, days_back=1 + -(-self.warmup_hours // 24))
+            services.ensure_partitions(days_ahead=self.days + 1, days_back=1 + math.ceil(self.warmup_hours / 24))
             services.rebuild_counters()
             index.compile_snapshot()
             started = time.monotonic()

@@ -7,7 +7,7 @@ the same seed builds the same marketplace. Every advertiser is funded through th
 import math
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from accounts.models import Advertiser, User
@@ -56,6 +56,12 @@ class Market:
     first_days: dict[int, str] = field(default_factory=dict)  # new ad groups -> the local day they start serving
 
 
+def first_whole_day(start: datetime, zone: ZoneInfo) -> date:
+    """The first local day of `zone` that begins at or after `start` (the first a run holds entirely)."""
+    local = start.astimezone(zone)
+    return local.date() if local.time() == time.min else local.date() + timedelta(days=1)
+
+
 def add_newcomers(market: Market, *, share: float, start: datetime, rng: random.Random) -> None:
     """Make `share` of the ad groups new: they start serving at their advertiser's first local midnight from `start`.
 
@@ -66,8 +72,7 @@ def add_newcomers(market: Market, *, share: float, start: datetime, rng: random.
     chosen = sorted(rng.sample(market.ad_groups, round(share * len(market.ad_groups))))
     for group in AdGroup.objects.filter(pk__in=chosen).select_related("campaign__advertiser"):
         zone = ZoneInfo(group.campaign.advertiser.time_zone)
-        local = start.astimezone(zone)
-        day = local.date() if local.time() == time.min else local.date() + timedelta(days=1)
+        day = first_whole_day(start, zone)
         AdGroup.objects.filter(pk=group.pk).update(start_time=datetime.combine(day, time.min, tzinfo=zone))
         market.first_days[group.pk] = day.isoformat()
 

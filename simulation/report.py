@@ -57,6 +57,7 @@ from campaigns.choices import Pacing
 from delivery.models import SpendDay
 
 from .engine import Group, Simulation
+from .market import first_whole_day
 
 TARGET_UTILISATION = (0.97, 1.0)
 TARGET_CURVE = 0.05
@@ -71,9 +72,8 @@ COARSE_PRICE_SHARE = 0.03
 def complete_days(simulation: Simulation, zone_name: str) -> list[str]:
     """The local days of `zone_name` that lie entirely inside the simulated time."""
     zone = simulation.zones[zone_name]
-    first = simulation.start.astimezone(zone)
     last = (simulation.start + timedelta(days=simulation.days)).astimezone(zone)
-    day = first.date() if (first.hour, first.minute) == (0, 0) else first.date() + timedelta(days=1)
+    day = first_whole_day(simulation.start, zone)
     days = []
     while datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone) <= last:
         days.append(day.isoformat())
@@ -333,7 +333,7 @@ def text(report: dict[str, Any]) -> str:
         return {True: "met", False: "MISSED", None: "n/a"}[met[name]]
 
     limited = s["ad_group_days_limited_by_budget"]
-    first = report.get("first_days") or _figures([])
+    first = report["first_days"]
     lines = [
         (
             f"requests {s['requests']:,}, filled {s['filled']:,}, impressions {s['impressions']:,}, "
