@@ -20,6 +20,7 @@ from .charging import Charger
 from .index import holder
 
 _rng = random.Random()  # noqa: S311 - auction sampling, not security
+_gate = decision.PacingGate()  # this process's pacing gate: throttled ad groups enter evenly spaced auctions
 _charger: Charger | None = None
 
 
@@ -66,7 +67,7 @@ def decision_view(request: HttpRequest) -> HttpResponse:
     holder.count_request(ad_request.placement)
     moment = clock.now()
     client = get_redis()
-    result = decision.decide(snapshot, live, ad_request, client, moment=moment, rng=_rng)
+    result = decision.decide(snapshot, live, ad_request, client, moment=moment, rng=_rng, gate=_gate)
     if not result.winners:
         return HttpResponse(status=204)
     base_url = f"{request.scheme}://{request.get_host()}"

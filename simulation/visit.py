@@ -49,7 +49,8 @@ class Visitor:
         self.client = client
         self.charger = charger
         self.rng = rng  # the people's draws: clicks and conversions
-        self.auction_rng = auction_rng  # the decision's draws: pacing gates and Thompson samples
+        self.auction_rng = auction_rng  # the decision's draws: pacing gates' phases and Thompson samples
+        self.gate = decision.PacingGate()  # the platform's one decision process
         self.rates = rates
 
     def visit(
@@ -60,7 +61,7 @@ class Visitor:
             return None
         request = decision.parse_request(_body(person, placement))
         index.holder.count_request(placement)
-        result = decision.decide(snapshot, live, request, self.client, moment=moment, rng=self.auction_rng)
+        result = decision.decide(snapshot, live, request, self.client, moment=moment, rng=self.auction_rng, gate=self.gate)
         if not result.winners:
             return []
         body = decision.render(result, request, self.client, base_url=BASE_URL, moment=moment)

@@ -112,12 +112,18 @@ class Counters:
 
 
 def reference_decide(
-    snapshot: Snapshot, live: LiveState, request: AdRequest, client: object, moment: datetime, rng: Random
+    snapshot: Snapshot,
+    live: LiveState,
+    request: AdRequest,
+    client: object,
+    moment: datetime,
+    rng: Random,
+    gate: decision.PacingGate,
 ) -> list:
     """`decision.decide` as it was: every candidate scored, each round's auction over the whole pool left."""
     placement = snapshot.placements[request.placement]
     candidates = [c for c in snapshot.candidates.get(request.placement, ()) if c.format in placement.formats]
-    pool = [auction.score(candidate, rng) for candidate in decision.eligible(candidates, request, live, moment, rng)]
+    pool = [auction.score(candidate, rng) for candidate in decision.eligible(candidates, request, live, moment, rng, gate)]
     ad_groups: set[int] = set()
     advertisers: set[int] = set()
     winners = []
@@ -159,6 +165,7 @@ def check(rounds: int, seed: int = 1) -> None:
             candidates={"feed": candidates},
         )
         index = candidate_index(snapshot, "feed")
+        plain_gate, fast_gate = decision.PacingGate(), decision.PacingGate()  # the pacing credits carried across requests
         same([c for c in candidates if c.format in formats], index.candidates, "index candidates")
         for _ in range(40):
             request = random_request(rng)
@@ -169,9 +176,10 @@ def check(rounds: int, seed: int = 1) -> None:
             same(expected_mask, [bool(got_mask >> n & 1) for n in range(len(index.candidates))], "masks")
             draws = rng.random()
             plain, fast = Random(draws), Random(draws)
-            expected_eligible = decision.eligible(index.candidates, request, live, moment, plain)
-            same(expected_eligible, decision.eligible_in(index, request, live, moment, fast), "eligible")
+            expected_eligible = decision.eligible(index.candidates, request, live, moment, plain, plain_gate)
+            same(expected_eligible, decision.eligible_in(index, request, live, moment, fast, fast_gate), "eligible")
             same(plain.random(), fast.random(), "draws after eligible")
+            same(plain_gate.credits, fast_gate.credits, "pacing credits after eligible")
             counts = {charging.allowance_key(c.advertiser_id): b"1000000000000" for c in candidates}  # money for all ...
             for c in rng.sample(candidates, min(len(candidates), rng.randint(0, 2))):
                 counts[charging.allowance_key(c.advertiser_id)] = b"0"  # ... but a few
@@ -179,10 +187,11 @@ def check(rounds: int, seed: int = 1) -> None:
                 counts[charging.frequency_key(c.advertiser_id, c.ad_group_id, request.user_key)] = rng.choice([b"1", b"5"])
             client = Counters(counts)
             plain, fast = Random(draws), Random(draws)
-            expected = reference_decide(snapshot, live, request, client, moment, plain)
-            got = decision.decide(snapshot, live, request, client, moment=moment, rng=fast).winners  # type: ignore[arg-type]
+            expected = reference_decide(snapshot, live, request, client, moment, plain, plain_gate)
+            got = decision.decide(snapshot, live, request, client, moment=moment, rng=fast, gate=fast_gate).winners  # type: ignore[arg-type]
             same(expected, got, "winners")
             same(plain.random(), fast.random(), "draws after decide")
+            same(plain_gate.credits, fast_gate.credits, "pacing credits after decide")
             for candidate in rng.sample(candidates, min(3, len(candidates))):
                 served = links.Served(
                     "r", candidate.ad_id, 1, 1, 1, rng.choice(["feed", "other"]), "impression", 1, "u", "", "", 0, 0

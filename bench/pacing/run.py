@@ -169,6 +169,7 @@ def _digests() -> dict[str, str]:
         "simulation/engine.py",
         "simulation/market.py",
         "simulation/report.py",
+        "simulation/visit.py",
         "simulation/management/commands/simulate.py",
     )
     return {path: hashlib.sha256((env.ROOT / path).read_bytes()).hexdigest()[:16] for path in paths}

@@ -3,6 +3,7 @@
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from django.test import Client
@@ -11,9 +12,10 @@ from hypothesis import strategies as st
 
 from accounts.models import Advertiser
 from adplatform import clock
+from adplatform.redis_client import get_redis
 from campaigns import services as campaign_services
 from campaigns.models import Ad, AdGroup, Campaign, Interest, Placement
-from delivery import links
+from delivery import index, links
 from delivery.index import holder
 from delivery.models import Event
 from tests.delivery.conftest import FLOOR_CPM_USD_MICROS, charged_micros, stored_events, stream_length
@@ -452,6 +454,28 @@ def test_a_spent_budget_stops_serving(serving_marketplace, campaign_budget, ad_g
     assert response.status_code == 204
     assert charged_micros(advertiser) == 600_000
     assert stored_events(ad_id=ad.pk) == [("serve", "valid", "", 0), ("impression", "valid", "", 600_000)]
+
+
+def test_a_throttled_ad_group_takes_evenly_spaced_requests_its_share_of_them(serving_marketplace):
+    # given two ad groups, one the pacing controller lets take a quarter of its requests, the other a tenth
+    market = serving_marketplace
+    quarter = market.serving_ad("Quarter")
+    tenth = market.serving_ad("Tenth")
+    get_redis().hset(index.THROTTLE_KEY, mapping={str(quarter.ad_group_id): "0.25", str(tenth.ad_group_id): "0.1"})
+    market.publish()
+
+    # when the app asks 40 times
+    answers = []
+    for n in range(40):
+        response = market.decide({"placement": "serve-feed", "user_id": f"app-user-{n}", "count": 2})
+        answers.append({ad["ad_id"] for ad in response.json()["ads"]} if response.status_code == 200 else set())
+
+    # then each ad group took exactly its share, one request in every four (every ten), not a random
+    # quarter that could bunch up or leave long gaps: a small budget's few events spread along its day
+    for ad, every in ((quarter, 4), (tenth, 10)):
+        taken = [n for n, ads in enumerate(answers) if ad.pk in ads]
+        assert len(taken) == 40 // every
+        assert {later - earlier for earlier, later in pairwise(taken)} == {every}
 
 
 def test_an_advertiser_without_money_is_not_served(serving_marketplace):
