@@ -146,15 +146,15 @@ class PacingGate:
         open_ = gates.get(ad_group_id)
         if open_ is None:
             share = throttles.get(ad_group_id)
-            if share is None:
-                open_ = True
-            else:
-                credit = self.credits.get(ad_group_id)
-                credit = (rng.random() if credit is None else credit) + share
-                open_ = credit >= 1.0
-                self.credits[ad_group_id] = credit - 1.0 if open_ else credit
-            gates[ad_group_id] = open_
+            open_ = gates[ad_group_id] = share is None or self._enters(ad_group_id, share, rng)
         return open_
+
+    def _enters(self, ad_group_id: int, share: float, rng: Random) -> bool:
+        """Raise the ad group's credit by its throttle; it enters when the credit reaches 1, which pays 1."""
+        credit = self.credits.get(ad_group_id)
+        credit = (rng.random() if credit is None else credit) + share
+        self.credits[ad_group_id] = credit - 1.0 if credit >= 1.0 else credit
+        return credit >= 1.0
 
     def forget(self, throttles: dict[int, float]) -> None:
         """Drop the credits of ad groups no longer throttled (one that is again starts at a new phase)."""
@@ -206,11 +206,10 @@ def eligible_in(
         mask &= index.unspent(live.exhausted)
     chosen = index.select(mask)
     throttles = live.throttles
-    if gate is not None:
-        gate.forget(throttles)  # as `eligible` does (a fresh gate has nothing to forget)
+    gate = gate or PacingGate()
+    gate.forget(throttles)  # as `eligible` does
     if not throttles:
         return chosen
-    gate = gate or PacingGate()
     gates: dict[int, bool] = {}  # the pacing gate decides in candidate order, as `eligible` does
     return [candidate for candidate in chosen if gate.opens(gates, candidate.ad_group_id, throttles, rng)]
 
