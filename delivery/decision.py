@@ -162,6 +162,13 @@ class PacingGate:
             self.credits = {key: value for key, value in self.credits.items() if key in throttles}
 
 
+def _gate_for(gate: PacingGate | None, throttles: dict[int, float]) -> PacingGate:
+    """The gate a request decides through (None: a fresh one, the coin), rid of credits no longer throttled."""
+    gate = gate or PacingGate()
+    gate.forget(throttles)
+    return gate
+
+
 def eligible(
     candidates: list[Candidate],
     request: AdRequest,
@@ -176,8 +183,7 @@ def eligible(
     carries the pacing gate's credits from request to request (None: a fresh one, a coin per request).
     """
     exhausted, throttles = live.exhausted, live.throttles
-    gate = gate or PacingGate()
-    gate.forget(throttles)
+    gate = _gate_for(gate, throttles)
     chosen = []
     gates: dict[int, bool] = {}
     for candidate in candidates:
@@ -206,8 +212,7 @@ def eligible_in(
         mask &= index.unspent(live.exhausted)
     chosen = index.select(mask)
     throttles = live.throttles
-    gate = gate or PacingGate()
-    gate.forget(throttles)  # as `eligible` does
+    gate = _gate_for(gate, throttles)
     if not throttles:
         return chosen
     gates: dict[int, bool] = {}  # the pacing gate decides in candidate order, as `eligible` does
