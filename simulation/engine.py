@@ -142,6 +142,7 @@ class Simulation:
         requests_per_day: int,
         profile: str,
         seed: int,
+        draws: int = 0,
         speed: float = 0.0,
         history_days: int = 7,
         warmup_hours: int = 0,
@@ -153,8 +154,10 @@ class Simulation:
         self.warmup_hours = warmup_hours
         self.began = start - timedelta(hours=warmup_hours)  # the marketplace runs from here; the report measures from `start`
         self.requests_per_day = requests_per_day
-        self.rng = random.Random(seed)  # noqa: S311 - simulated people, not security
-        self.auction_rng = random.Random(seed + 1)  # noqa: S311
+        # The people's and the auction's draws: the seed's own, or stream `draws` of them (another
+        # realisation of the same marketplace; a string seed, so no stream is another seed's).
+        self.rng = random.Random(f"{seed}:{draws}:people" if draws else seed)  # noqa: S311 - simulated people, not security
+        self.auction_rng = random.Random(f"{seed}:{draws}:auction" if draws else seed + 1)  # noqa: S311
         self.shape = traffic_shape(profile, random.Random(seed + 2), days)  # noqa: S311
         # The days before `start`: their last `warmup_hours` are simulated (the warm-up), the rest of
         # the last `history_days` only counted as pacing's traffic history.

@@ -51,6 +51,14 @@ class Command(BaseCommand):
         parser.add_argument("--advertisers", type=int, default=200)
         parser.add_argument("--requests-per-day", type=int, default=100_000)
         parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument(
+            "--draws",
+            type=int,
+            default=0,
+            metavar="N",
+            help="another realisation of the seed's marketplace: its visitors', clicks' and auctions' draws from stream N "
+            "(0: the seed's own); the advertisers, budgets and traffic curve stay the seed's",
+        )
         parser.add_argument("--profile", choices=PROFILES, default="diurnal")
         parser.add_argument("--speed", type=float, default=0.0, help="simulated seconds per real second (0: as fast as it runs)")
         parser.add_argument("--people", type=int, default=20_000)
@@ -112,6 +120,8 @@ class Command(BaseCommand):
             options["warmup_hours"] = 0 if options["start"] == "now" else DEFAULT_WARMUP_HOURS
         if not 0 <= options["warmup_hours"] <= 24:
             raise CommandError("--warmup-hours must be from 0 to 24.")
+        if options["draws"] < 0:
+            raise CommandError("--draws must be 0 or more.")
         if not 0 <= options["newcomers"] <= 1:
             raise CommandError("--newcomers must be a share from 0 to 1.")
         start = self._start(options["start"])
@@ -142,6 +152,7 @@ class Command(BaseCommand):
             requests_per_day=options["requests_per_day"],
             profile=options["profile"],
             seed=options["seed"],
+            draws=options["draws"],
             speed=options["speed"],
             history_days=options["history_days"],
             warmup_hours=options["warmup_hours"],
@@ -161,6 +172,7 @@ class Command(BaseCommand):
                 "history_days",
                 "warmup_hours",
                 "newcomers",
+                "draws",
             )
         }
         arguments["budget_range"] = [money.format_amount(budgets[0]), money.format_amount(budgets[1])]
