@@ -129,22 +129,19 @@ def test_a_warm_up_is_served_but_not_measured_and_new_ad_groups_have_their_first
     assert "new ad groups' first day" in printed
 
 
-def test_another_stream_of_draws_is_another_realisation_of_the_same_marketplace(django_db_blocker, tmp_path):
+def test_another_stream_of_draws_is_another_realisation_of_the_same_marketplace(runs, django_db_blocker, tmp_path):
     """`--draws N`: the same advertisers, budgets and traffic curve, other visitors, clicks and auctions."""
-    small = {"advertisers": 4, "requests_per_day": 3000, "people": 500, "time_zones": "UTC"}
+    own, _, _ = runs[0]
     with django_db_blocker.unblock():
-        try:
-            own, _ = simulate(tmp_path / "own", **small)
-            other, _ = simulate(tmp_path / "other", draws=1, **small)
-        finally:
-            empty_platform()
+        other, _ = simulate(tmp_path, draws=1)
 
     def marketplace(report):
         return sorted((row["budget_micros"], row["pacing"], row["ads"]) for row in report["ad_group_days"])
 
     assert (own["arguments"]["draws"], other["arguments"]["draws"]) == (0, 1)
     assert marketplace(other) == marketplace(own)
-    assert abs(other["summary"]["requests"] - own["summary"]["requests"]) < 0.06 * 3000  # the same traffic curve
+    requests = MARKETPLACE["requests_per_day"]
+    assert abs(other["summary"]["requests"] - own["summary"]["requests"]) < 0.06 * requests  # the same traffic curve
     assert other["by_day"] != own["by_day"]  # drawn anew: other requests, clicks and auctions
 
 
