@@ -1,6 +1,7 @@
 """A short simulator run on a small marketplace, twice with the same seed: the pacing targets hold, and the reports are equal.
 
-The two runs (40-60 s each) are shared by the tests below: each starts from an empty platform,
+The two runs (40-60 s each) are shared by the tests below (one more, another realisation of the
+same marketplace, is the `--draws` test's own): each starts from an empty platform,
 as a transactional test does, and the database is emptied again afterwards. The CTR target
 (delivered CTR at least 90% of the oracle's) is left to the benchmark (bench/pacing): one day
 of a small marketplace is too little traffic for learning to get there (82-86% here).
