@@ -4,6 +4,7 @@
     .venv/bin/python -m bench.pacing.run --profile spiky          (one profile)
     .venv/bin/python -m bench.pacing.run --seed 1 --seed 2        (each profile on each seed; default: seed 1)
     .venv/bin/python -m bench.pacing.run --seed 1 --draws 1       (another realisation of the marketplace: PROFILE-seed1-draws1)
+    .venv/bin/python -m bench.pacing.run --seed 5 --draws 0 --draws 1 --draws 2   (three realisations of one)
     .venv/bin/python -m bench.pacing.run --days 1 --history-days 0   (anything else `simulate` takes: see --help)
 
 For each profile and seed it drops, recreates and migrates its own database and empties its own
@@ -66,13 +67,13 @@ def run_name(profile: str, seed: int, draws: int = 0) -> str:
     return f"{profile}-seed{seed}" + (f"-draws{draws}" if draws else "")
 
 
-def simulate(profile: str, seed: int, args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
+def simulate(profile: str, seed: int, draws: int, args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
     """Reset the benchmark's database and Redis, run one simulation, and return its report with the run's figures."""
     env.reset()
-    out = env.OUT / run_name(profile, seed, args.draws)
+    out = env.OUT / run_name(profile, seed, draws)
     command = [
         sys.executable, "manage.py", "simulate", "--days", str(args.days), "--advertisers", str(args.advertisers),
-        "--seed", str(seed), "--draws", str(args.draws), "--profile", profile, "--out", str(out), *extra,
+        "--seed", str(seed), "--draws", str(draws), "--profile", profile, "--out", str(out), *extra,
     ]  # fmt: skip
     print(f"\n$ {' '.join(command[1:])}", flush=True)
     background = _background()
@@ -191,7 +192,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--advertisers", type=int, default=200)
     parser.add_argument("--seed", type=int, action="append", help="default: 1; repeat for several marketplaces")
-    parser.add_argument("--draws", type=int, default=0, help="another realisation of each marketplace (see simulate --help)")
+    parser.add_argument(
+        "--draws", type=int, action="append", help="another realisation of each marketplace (simulate --help); repeat for several"
+    )
     args, extra = parser.parse_known_args()  # the rest goes to `simulate` as it is
     env.check_isolated()
     os.environ.update(env.environment())
@@ -205,9 +208,10 @@ def main() -> None:
     reports: dict[str, dict[str, Any]] = {}
     for profile in args.profile or PROFILES:
         for seed in args.seed or [1]:
-            report = simulate(profile, seed, args, extra)
-            report["verdicts"] = verdicts(report["summary"])
-            reports[run_name(profile, seed, args.draws)] = report
+            for draws in args.draws or [0]:
+                report = simulate(profile, seed, draws, args, extra)
+                report["verdicts"] = verdicts(report["summary"])
+                reports[run_name(profile, seed, draws)] = report
     results: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "measured": measured,
@@ -228,6 +232,7 @@ def main() -> None:
     print()
     print(table(reports))
     print(f"\nwrote {env.OUT / 'results.json'} (reports and curves in {env.OUT}/<profile>-seed<seed>/)")
+    print(f"against another controller's runs, run by run: python -m bench.pacing.compare THEIR_OUT {env.OUT}")
 
 
 if __name__ == "__main__":

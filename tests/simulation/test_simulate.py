@@ -18,6 +18,7 @@ from django.db import connection
 from accounts.models import Currency
 from accounts.reference import seed_currencies
 from adplatform.redis_client import get_redis
+from bench.pacing import compare
 from campaigns.models import BlockedTerm, Interest
 from campaigns.reference import seed_blocked_terms, seed_interests
 from delivery import index
@@ -180,3 +181,27 @@ def test_the_same_seed_gives_the_same_report(runs):
 
     assert first["summary"]["impressions"] > 0
     assert without_ids(second) == without_ids(first)
+
+
+def test_the_pacing_bench_comparison_counts_what_the_report_summarises(runs, tmp_path):
+    """bench.pacing.compare counts a run's days by the report's own definitions, and pairs two controllers' runs."""
+    (report, _, first), (_, _, second) = runs
+    for controller, out in (("reference", first), ("candidate", second)):
+        (tmp_path / controller).mkdir()
+        (tmp_path / controller / "diurnal-seed4").symlink_to(out)
+
+    reference = compare.runs(tmp_path / "reference")
+    counts, summary = reference["diurnal-seed4"], report["summary"]
+    assert counts.limited == summary["ad_group_days_limited_by_budget"] >= 3
+    assert round(counts.in_range / counts.limited, 4) == summary["days_within_97_100_percent"]
+    assert counts.achievable == summary["days_curve_achievable"] > 0
+    assert round(counts.on_curve / counts.achievable, 4) == summary["achievable_days_within_5_percent_of_curve"]
+    assert round(counts.worst_day, 4) == summary["min_day_utilization"]
+    assert counts.ctr_vs_oracle == summary["ctr_vs_oracle"]
+
+    table = compare.table({"reference": reference, "candidate": compare.runs(tmp_path / "candidate")})
+    row = next(line for line in table.splitlines() if line.startswith("diurnal-seed4"))
+    assert row.split()[1:3] == [f"{counts.in_range}/{counts.limited}", f"{counts.on_curve}/{counts.achievable}"]
+    assert "days on the curve per run +0.0 (sd 0.0; more on 0, fewer on 0, as many on 1 of 1)" in table  # the same seed
+    with pytest.raises(SystemExit, match=r"no \*/report\.json under"):
+        compare.runs(tmp_path)
