@@ -22,8 +22,11 @@ Each minute the controller
    the last budget edit or pause: a budget raised at noon spreads the rest over the afternoon);
    throttle* = (plan at F(t) + HORIZON - spent) / (P x HORIZON). Spend ahead of the curve leaves
    less for the stretch and the throttle falls; behind, it rises — a gap is closed within about
-   an hour, not spread over the rest of the day, so an ad group of 40 events a day stays within
-   about two events of its curve (spread over the day, its gaps were twice that). A lead is cut
+   an hour, not spread over the rest of the day. A budget of few events, each a visible step of
+   its curve, closes its gaps faster: the horizon shrinks to 2% of the day's traffic (about half
+   an hour) as the budget buys 150 down to 60 events (`_horizon`), so an ad group of 40 events a
+   day stays within about two events of its curve (spread over the day, its gaps were three or
+   four events; over an hour's traffic, two or three). A lead is cut
    so only while demand is plentiful: when the rest of the day needs more than a quarter of its
    traffic to fill the budget, the lead is increasingly kept (spread over the rest of the day,
    fully from half on: `_scarcity`), since the demand it would leave for later may not come. In
@@ -66,6 +69,8 @@ MIN_RATIO, MAX_RATIO = 0.05, 20.0
 GAP_SECONDS = 300.0  # a step this long after the previous one was not paced in between: nothing to learn from it
 HOURS = 24
 HORIZON = 0.05  # a gap to the curve is closed over this share of the day's traffic (about 1.2 hours of a mean hour's)
+SHORT_HORIZON = 0.02  # ... or this share (about half an hour) for a budget of few events, where a gap of one is 2-3% of it
+FEW_EVENTS = (60, 150)  # the horizon shrinks from HORIZON at the second count of events a day to SHORT_HORIZON at the first
 SCARCE = (0.25, 0.5)  # a lead is cut below the first share of the rest of the day's demand, kept from the second on
 
 # Expected share of a day's ad requests per local hour when a placement has no history yet: a
@@ -220,7 +225,7 @@ def _throttle(state: State, *, budget: int, moving: bool, new_day: bool) -> floa
     elif potential is None or potential * rest * state.traffic_ratio <= 0:  # nothing learned: double while traffic passes
         wanted = 1.0 if moving else current
     else:
-        ahead = min(HORIZON, rest)
+        ahead = min(_horizon(state, budget), rest)
         tight = max(_planned(state, budget, state.share + ahead) - state.spent, 0) / (potential * ahead * state.traffic_ratio)
         spread = remaining / (potential * rest * state.traffic_ratio)  # the rest of the budget over the rest of the day
         wanted = tight + _scarcity(spread) * max(spread - tight, 0.0)
@@ -228,6 +233,21 @@ def _throttle(state: State, *, budget: int, moving: bool, new_day: bool) -> floa
             return min(max(wanted, MIN_THROTTLE), 1.0)
     bounded = min(max(wanted, current * MAX_STEP_DOWN), current * MAX_STEP_UP)
     return min(max(bounded, MIN_THROTTLE), 1.0)
+
+
+def _horizon(state: State, budget: int) -> float:
+    """The share of the day's traffic a gap is closed over: shorter for a budget that buys few events.
+
+    A budget of a few dozen events moves 2-3% of itself with every event, so a gap closed over an
+    hour of traffic leaves it several events off its curve at times; closing it over half an hour
+    holds it within about two. Larger budgets keep the longer horizon (bursts smoothed, no chasing).
+    """
+    if state.price <= 0:
+        return HORIZON
+    few, many = FEW_EVENTS
+    events = budget / state.price
+    blend = min(max((events - few) / (many - few), 0.0), 1.0)
+    return SHORT_HORIZON + (HORIZON - SHORT_HORIZON) * blend
 
 
 def _scarcity(spread: float) -> float:
