@@ -25,8 +25,8 @@ Each minute the controller
    an hour, not spread over the rest of the day. A budget of few events, each a visible step of
    its curve, closes its gaps faster: the horizon shrinks to 2% of the day's traffic (about half
    an hour) as the budget buys 150 down to 60 events (`_horizon`), so an ad group of 40 events a
-   day stays within about two events of its curve (spread over the day, its gaps were three or
-   four events; over an hour's traffic, two or three). A lead is cut
+   day stays within about two events of its curve (worst hourly gaps 2.1-5.2% of its budget; over
+   an hour's traffic 3.3-5.8%, spread over the rest of the day 5-14%). A lead is cut
    so only while demand is plentiful: when the rest of the day needs more than a quarter of its
    traffic to fill the budget, the lead is increasingly kept (spread over the rest of the day,
    fully from half on: `_scarcity`), since the demand it would leave for later may not come. In
