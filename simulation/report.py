@@ -200,16 +200,40 @@ def _ad_group_day(simulation: Simulation, group: Group, position: int, day: str,
     }
 
 
-def _figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Utilisation and curve figures over the limited ad-group days among `rows` that are not coarse."""
+Row = dict[str, Any]
+
+
+def limited_days(rows: list[Row]) -> tuple[list[Row], list[Row], list[Row], list[Row]]:
+    """The ad-group days among `rows` limited by budget: fine, coarse, fine standard, achievable.
+
+    Fine days are held to the targets, coarse ones reported apart; the fine ones paced as standard
+    are held to the curve, and achievable are those of them whose curve some throttle could have
+    kept within 5% at every hour.
+    """
     limited = [row for row in rows if row["limited_by_budget"] and not row["coarse"]]
     coarse = [row for row in rows if row["limited_by_budget"] and row["coarse"]]
     paced = [row for row in limited if row["pacing"] == Pacing.STANDARD]
+    achievable = [row for row in paced if row["least_curve_deviation"] <= TARGET_CURVE]
+    return limited, coarse, paced, achievable
+
+
+def in_range(row: Row) -> bool:
+    """The ad-group day spent 97-100% of its budget."""
+    low, high = TARGET_UTILISATION
+    return low <= row["billed_micros"] / row["budget_micros"] <= high
+
+
+def on_curve(row: Row) -> bool:
+    """The ad-group day's cumulative spend stayed within 5% of budget of its curve at every hour."""
+    return row["max_curve_deviation"] <= TARGET_CURVE
+
+
+def _figures(rows: list[Row]) -> dict[str, Any]:
+    """Utilisation and curve figures over the limited ad-group days among `rows` that are not coarse."""
+    limited, coarse, paced, achievable = limited_days(rows)
     budget = sum(row["budget_micros"] for row in limited)
     utilisations = [row["billed_micros"] / row["budget_micros"] for row in limited]
     deviations = sorted(row["max_curve_deviation"] for row in paced)
-    achievable = [row for row in paced if row["least_curve_deviation"] <= TARGET_CURVE]
-    low, high = TARGET_UTILISATION
     return {
         "ad_group_days": len(rows),
         "limited_by_budget": len(limited),
@@ -217,9 +241,7 @@ def _figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "limited_coarse": len(coarse),
         "budget_utilization": round(sum(row["billed_micros"] for row in limited) / budget, 4) if budget else None,
         "min_day_utilization": round(min(utilisations), 4) if utilisations else None,
-        "days_within_97_100_percent": round(sum(low <= u <= high for u in utilisations) / len(utilisations), 4)
-        if utilisations
-        else None,
+        "days_within_97_100_percent": round(sum(map(in_range, limited)) / len(limited), 4) if utilisations else None,
         "max_curve_deviation": deviations[-1] if deviations else None,
         "p90_curve_deviation": deviations[int(0.9 * (len(deviations) - 1))] if deviations else None,
         "days_within_5_percent_of_curve": round(sum(d <= TARGET_CURVE for d in deviations) / len(deviations), 4)
@@ -227,9 +249,7 @@ def _figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
         else None,
         "max_traffic_deviation": max((row["max_traffic_deviation"] for row in paced), default=None),
         "days_curve_achievable": len(achievable),
-        "achievable_days_within_5_percent_of_curve": round(
-            sum(row["max_curve_deviation"] <= TARGET_CURVE for row in achievable) / len(achievable), 4
-        )
+        "achievable_days_within_5_percent_of_curve": round(sum(map(on_curve, achievable)) / len(achievable), 4)
         if achievable
         else None,
         "coarse_budget_utilization": round(

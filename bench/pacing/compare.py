@@ -68,23 +68,20 @@ def _share(value: float | None) -> str:
 
 
 def counts(report: dict[str, Any]) -> Counts:
-    """A report's counts (the same definitions as its summary: simulation/report.py)."""
-    from campaigns.choices import Pacing
-    from simulation.report import TARGET_CURVE, TARGET_UTILISATION
+    """A report's counts, by its own definitions (simulation/report.py)."""
+    from simulation.report import in_range, limited_days, on_curve
 
-    low, high = TARGET_UTILISATION
-    limited = [row for row in report["ad_group_days"] if row["limited_by_budget"] and not row["coarse"]]
-    achievable = [row for row in limited if row["pacing"] == Pacing.STANDARD and row["least_curve_deviation"] <= TARGET_CURVE]
+    limited, _, _, achievable = limited_days(report["ad_group_days"])
     small = [row for row in achievable if row["billed_events"] < SMALL_EVENTS]
     summary = report["summary"]
     return Counts(
         limited=len(limited),
-        in_range=sum(low <= row["billed_micros"] / row["budget_micros"] <= high for row in limited),
+        in_range=sum(map(in_range, limited)),
         achievable=len(achievable),
-        on_curve=sum(row["max_curve_deviation"] <= TARGET_CURVE for row in achievable),
+        on_curve=sum(map(on_curve, achievable)),
         small=len(small),
-        small_on_curve=sum(row["max_curve_deviation"] <= TARGET_CURVE for row in small),
-        worst_day=min((row["billed_micros"] / row["budget_micros"] for row in limited), default=None),
+        small_on_curve=sum(map(on_curve, small)),
+        worst_day=summary["min_day_utilization"],
         over_budget_micros=summary["billed_over_budget_micros"],
         unbilled_ratio=summary["unbilled_overdelivery_ratio"],
         ctr_vs_oracle=summary["ctr_vs_oracle"],
