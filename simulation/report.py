@@ -241,12 +241,10 @@ def _figures(rows: list[Row]) -> dict[str, Any]:
         "limited_coarse": len(coarse),
         "budget_utilization": round(sum(row["billed_micros"] for row in limited) / budget, 4) if budget else None,
         "min_day_utilization": round(min(utilisations), 4) if utilisations else None,
-        "days_within_97_100_percent": round(sum(map(in_range, limited)) / len(limited), 4) if utilisations else None,
+        "days_within_97_100_percent": round(sum(map(in_range, limited)) / len(limited), 4) if limited else None,
         "max_curve_deviation": deviations[-1] if deviations else None,
         "p90_curve_deviation": deviations[int(0.9 * (len(deviations) - 1))] if deviations else None,
-        "days_within_5_percent_of_curve": round(sum(d <= TARGET_CURVE for d in deviations) / len(deviations), 4)
-        if deviations
-        else None,
+        "days_within_5_percent_of_curve": round(sum(map(on_curve, paced)) / len(paced), 4) if paced else None,
         "max_traffic_deviation": max((row["max_traffic_deviation"] for row in paced), default=None),
         "days_curve_achievable": len(achievable),
         "achievable_days_within_5_percent_of_curve": round(sum(map(on_curve, achievable)) / len(achievable), 4)

@@ -346,9 +346,9 @@ def test_budget_limited_days_spend_97_to_100_percent_along_the_curve(potential, 
         assert day.worst_gap() <= TOLERANCE
 
 
-def at_three_tenths(*, potential: float, throttle: float, spent: int) -> pacing.State:
-    """A step at F = 0.3 of a day planned from midnight, `potential` micros per day of traffic learned."""
-    known = pacing.State(TODAY, throttle, spent, 0.3, potential, 1.0, at=0.0, plan_budget=BUDGET)
+def at_three_tenths(*, potential: float, throttle: float, spent: int, price: int = 0) -> pacing.State:
+    """A step at F = 0.3 of a day planned from midnight, `potential` micros per day of traffic learned (`price`: 0 unknown)."""
+    known = pacing.State(TODAY, throttle, spent, 0.3, potential, 1.0, at=0.0, price=price, plan_budget=BUDGET)
     return pacing.step(previous=known, day=TODAY, budget=BUDGET, spent=spent, share=0.3, at=60.0)
 
 
@@ -408,8 +408,7 @@ def test_a_budget_of_forty_events_a_day_stays_within_about_two_events_of_its_cur
 
 def behind_at_three_tenths(*, price: int) -> pacing.State:
     """5% of the budget behind at F = 0.3, with ten budgets' worth of demand a day, at throttle 0.2."""
-    known = pacing.State(TODAY, 0.2, 2_500_000, 0.3, 10 * BUDGET, 1.0, at=0.0, price=price, plan_budget=BUDGET)
-    return pacing.step(previous=known, day=TODAY, budget=BUDGET, spent=2_500_000, share=0.3, at=60.0)
+    return at_three_tenths(potential=10 * BUDGET, throttle=0.2, spent=2_500_000, price=price)
 
 
 def test_a_budget_of_few_events_closes_a_gap_over_a_shorter_stretch_of_traffic():
