@@ -34,6 +34,12 @@ What is measured, and over which ad-group days:
   gap within 5%), those the controller kept within 5%: the curve target where it can be met.
   The demand behind it is the engine's estimate on the competition the run had (another pacing
   would have met other competition), so it is a diagnosis, not a target of its own.
+- `most_on_curve` (per row): the most of its budget the ad group could have spent while keeping
+  within 5% of its curve at every hour, from the same hourly demand (None: the curve was out of
+  reach). Demand that comes early and runs out makes the two targets contradict each other: a
+  day that could only have spent 93% on its curve had to miss one of them, whatever its pacing.
+  `both_achievable_days_meeting_both` counts, among the `days_both_achievable` (on the curve with
+  at least 97% spent was possible), those that did both.
 - `first_days`: the same figures over new ad groups' first days (`first_day` per row: the ad
   groups `--newcomers` made start serving at their advertiser's first midnight of the run, with
   nothing learned, among ad groups that had been serving before it).
@@ -133,6 +139,24 @@ def least_curve_deviation(budget: int, targets: list[int], demand: list[float | 
     return round(wide / budget, 4) if budget else 0.0
 
 
+def most_on_curve(budget: int, targets: list[int], demand: list[float | None], band: float = TARGET_CURVE) -> float | None:
+    """The most of its budget (a share) the ad group could have spent keeping within `band` of its curve at every hour.
+
+    The same reachable spends as `least_curve_deviation`'s, kept within the band: the top of what is
+    reachable by the day's end. None when no throttle could keep within the band. Demand that came
+    early and then ran out can make the two targets contradict each other: a day whose curve was
+    achievable but which could only have spent 90% of its budget on it had to give up one of them.
+    """
+    low = high = 0.0
+    width = band * budget
+    for target, most in zip(targets, demand, strict=True):
+        high = min(high + (budget if most is None else most), budget, target + width)
+        low = max(low, target - width)
+        if low > high:
+            return None
+    return round(high / budget, 4) if budget else None
+
+
 def _ad_group_day(simulation: Simulation, group: Group, position: int, day: str, billed: int, traffic: Traffic) -> dict[str, Any]:
     books, budget, key = simulation.books, group.budget, (group.pk, day)
     requests = traffic.hourly(group.zone, group.placements, day)
@@ -195,6 +219,7 @@ def _ad_group_day(simulation: Simulation, group: Group, position: int, day: str,
         "max_curve_deviation": round(deviation, 4),
         "max_traffic_deviation": round(traffic_deviation, 4),
         "least_curve_deviation": least_curve_deviation(budget, targets, demands),
+        "most_on_curve": most_on_curve(budget, targets, demands),
         "billed_events": books.events[key],
         "hourly": hourly,
     }
@@ -228,12 +253,23 @@ def on_curve(row: Row) -> bool:
     return row["max_curve_deviation"] <= TARGET_CURVE
 
 
+def both_achievable(row: Row) -> bool:
+    """Some throttle could have kept the day within 5% of its curve at every hour and spent 97% of its budget."""
+    return row["most_on_curve"] is not None and row["most_on_curve"] >= TARGET_UTILISATION[0]
+
+
+def met_both(row: Row) -> bool:
+    """The ad-group day spent 97-100% of its budget and stayed within 5% of its curve at every hour."""
+    return in_range(row) and on_curve(row)
+
+
 def _figures(rows: list[Row]) -> dict[str, Any]:
     """Utilisation and curve figures over the limited ad-group days among `rows` that are not coarse."""
     limited, coarse, paced, achievable = limited_days(rows)
     budget = sum(row["budget_micros"] for row in limited)
     utilisations = [row["billed_micros"] / row["budget_micros"] for row in limited]
     deviations = sorted(row["max_curve_deviation"] for row in paced)
+    both = [row for row in achievable if both_achievable(row)]
     return {
         "ad_group_days": len(rows),
         "limited_by_budget": len(limited),
@@ -250,6 +286,8 @@ def _figures(rows: list[Row]) -> dict[str, Any]:
         "achievable_days_within_5_percent_of_curve": round(sum(map(on_curve, achievable)) / len(achievable), 4)
         if achievable
         else None,
+        "days_both_achievable": len(both),
+        "both_achievable_days_meeting_both": round(sum(map(met_both, both)) / len(both), 4) if both else None,
         "coarse_budget_utilization": round(
             sum(row["billed_micros"] for row in coarse) / sum(row["budget_micros"] for row in coarse), 4
         )
@@ -305,6 +343,8 @@ def build(simulation: Simulation, *, seed: int, arguments: dict[str, Any]) -> di
         "max_traffic_deviation": figures["max_traffic_deviation"],
         "days_curve_achievable": figures["days_curve_achievable"],
         "achievable_days_within_5_percent_of_curve": figures["achievable_days_within_5_percent_of_curve"],
+        "days_both_achievable": figures["days_both_achievable"],
+        "both_achievable_days_meeting_both": figures["both_achievable_days_meeting_both"],
         "coarse_budget_utilization": figures["coarse_budget_utilization"],
         "coarse_min_day_utilization": figures["coarse_min_day_utilization"],
         "delivered_ctr": round(totals.clicks / totals.impressions, 5) if totals.impressions else None,
@@ -385,6 +425,10 @@ def text(report: dict[str, Any]) -> str:
         (
             f"  where some throttle could keep within 5% ({s['days_curve_achievable']:,} days): "
             f"{share(s['achievable_days_within_5_percent_of_curve'])} of them within 5%"
+        ),
+        (
+            f"  where some throttle could also spend 97% on it ({s['days_both_achievable']:,} days): "
+            f"{share(s['both_achievable_days_meeting_both'])} of them did both"
         ),
         (
             f"new ad groups' first day       {first['ad_group_days']:,} days, {first['limited_by_budget']:,} limited: "

@@ -198,11 +198,11 @@ def test_a_step_moves_the_throttle_at_most_twofold_either_way():
 
     behind = pacing.step(previous=known, day=TODAY, budget=BUDGET, spent=1_000_000, share=0.5, at=60.0)
     ahead = pacing.step(previous=known, day=TODAY, budget=1_010_000, spent=1_000_000, share=0.5, at=60.0)
-    near = pacing.step(previous=known, day=TODAY, budget=1_130_000, spent=1_000_000, share=0.5, at=60.0)
+    near = pacing.step(previous=known, day=TODAY, budget=1_120_000, spent=1_000_000, share=0.5, at=60.0)
 
     assert behind.throttle == pytest.approx(0.4)  # wanted 18, at most twice the last
     assert ahead.throttle == pytest.approx(0.1)  # wanted 0.02, at most half the last
-    assert near.throttle == pytest.approx(130_000 / (1_000_000 * 0.5))
+    assert near.throttle == pytest.approx(120_000 / (1_000_000 * 0.5))
     assert near.potential == pytest.approx(1_000_000.0)  # no traffic passed: nothing learned
 
 
@@ -305,17 +305,17 @@ def test_the_traffic_ratio_is_shrunk_towards_the_forecast_while_few_requests_wer
 
 
 def test_counted_requests_scale_the_plan_at_once():
-    # Learned: 1,000,000 micros per unit of exposure; the plan for an unchanged traffic would be 0.26.
+    # Learned: 1,000,000 micros per unit of exposure; the plan for an unchanged traffic would be 0.24.
     known = pacing.State(TODAY, 0.2, 1_000_000, 0.5, 1_000_000.0, 1.0, at=0.0)
 
-    as_forecast = pacing.step(previous=known, day=TODAY, budget=1_130_000, spent=1_000_000, share=0.5, at=60.0)
+    as_forecast = pacing.step(previous=known, day=TODAY, budget=1_120_000, spent=1_000_000, share=0.5, at=60.0)
     busier = pacing.step(
-        previous=known, day=TODAY, budget=1_130_000, spent=1_000_000, share=0.5, at=60.0, requests=(150.0, 100.0)
+        previous=known, day=TODAY, budget=1_120_000, spent=1_000_000, share=0.5, at=60.0, requests=(150.0, 100.0)
     )
 
-    assert as_forecast.throttle == pytest.approx(0.26)
+    assert as_forecast.throttle == pytest.approx(0.24)
     assert busier.traffic_ratio == pytest.approx(160 / 110)
-    assert busier.throttle == pytest.approx(0.26 * 110 / 160)
+    assert busier.throttle == pytest.approx(0.24 * 110 / 160)
 
 
 def test_requests_across_a_gap_are_not_counted():
@@ -362,12 +362,23 @@ def test_a_lead_is_cut_within_the_horizon_while_demand_is_plentiful():
     assert ahead.throttle == pytest.approx(0.05)  # wanted 0; at most half the last throttle a minute
 
 
-def test_a_lead_is_kept_while_demand_is_scarce():
-    # 1.2 budgets' worth of demand a day: the rest of the day needs most of its traffic, and a lead
-    # cut now may be budget left unspent tonight. It is spread over the rest of the day instead.
+def test_a_lead_of_two_percent_is_kept_while_demand_is_scarce():
+    # 1.2 budgets' worth of demand a day: the rest of the day needs most of its traffic, and what is
+    # not taken now may be budget left unspent tonight. The throttle aims 2% of the budget ahead of
+    # the plan at the horizon's end, so a lead of 2% is held: the plan's next 500,000 micros.
     ahead = at_three_tenths(potential=1.2 * BUDGET, throttle=0.8, spent=3_200_000)  # 2% of the budget ahead
 
-    assert ahead.throttle == pytest.approx(6_800_000 / (1.2 * BUDGET * 0.7))
+    assert ahead.throttle == pytest.approx(500_000 / (1.2 * BUDGET * pacing.HORIZON))
+
+
+def test_an_ad_group_on_its_curve_runs_ahead_while_demand_is_scarce():
+    # 1.6 budgets' worth of demand: on the curve (with ten budgets' the throttle would take the plan's
+    # next 500,000 micros, as above), it takes 2% of the budget more within the next 5% of the traffic:
+    # demand it leaves now is not there later, and one hour's competition or one event's luck would
+    # otherwise leave such a budget a few percent short tonight.
+    scarce = at_three_tenths(potential=1.6 * BUDGET, throttle=0.6, spent=3_000_000)
+
+    assert scarce.throttle == pytest.approx(700_000 / (1.6 * BUDGET * pacing.HORIZON))
 
 
 def test_a_lead_beyond_two_percent_is_cut_to_two_percent_even_while_demand_is_scarce():
@@ -375,6 +386,33 @@ def test_a_lead_beyond_two_percent_is_cut_to_two_percent_even_while_demand_is_sc
 
     # within the next 5% of the day's traffic: the plan's 500,000 micros and 2% of the budget, less the lead
     assert ahead.throttle == pytest.approx((3_500_000 + 200_000 - 3_500_000) / (1.2 * BUDGET * pacing.HORIZON))
+
+
+def competition(seed: int, spread: float = 0.3) -> Callable[[int], float]:
+    """Demand moving hour by hour as other bidders come and go: a lognormal factor of mean 1 per hour, for two days."""
+    rng = Random(seed * 7_919 + 13)
+    factors = [math.exp(rng.gauss(-spread * spread / 2, spread)) for _ in range(48)]
+    return lambda minute: factors[minute // 60]
+
+
+@pytest.mark.parametrize(
+    ("events", "potential", "moving"),
+    [(265, 1.06, False), (265, 1.1, True), (1_000, 1.1, True)],
+    ids=["265 events, 1.06 budgets", "265 events, 1.1 budgets, competition moving", "1,000 events, the same"],
+)
+def test_a_budget_its_demand_barely_exceeds_is_spent(events, potential, moving):
+    # Demand of 1.06-1.1 budgets a day: every impression the throttle leaves is one the day may not
+    # bring again. Running up to 2% ahead of the curve while demand is scarce fills such budgets.
+    spent = []
+    for seed in range(1, 21):
+        options = {"traffic": competition(seed)} if moving else {}
+        _, day = run_days(Market(potential * BUDGET, price=BUDGET // events, seed=seed), 2, **options)  # type: ignore[arg-type]
+        spent.append(day.spent / BUDGET)
+        assert day.worst_gap() <= 0.1 * BUDGET
+
+    # (Aiming at the curve itself: 14-16 of 20 days in range, 97.8-98.2% spent on average.)
+    assert sum(share >= 0.97 for share in spent) >= 17
+    assert sum(spent) / len(spent) >= 0.985
 
 
 @pytest.mark.parametrize(("events", "potential"), [(60, 2.0), (90, 1.6), (120, 1.6)])
@@ -485,8 +523,12 @@ def test_a_burst_of_traffic_is_met_within_minutes_when_requests_are_counted(fact
     assert spend_only.worst_gap() > 1.5 * counted.worst_gap()
 
 
-@pytest.mark.parametrize("factor", [5.0, 0.25], ids=["5x the forecast", "a quarter of it"])
-def test_traffic_far_from_the_forecast_all_day_recovers_within_the_first_hours(factor):
+@pytest.mark.parametrize(
+    ("factor", "lead"),
+    [(5.0, 0.0), (0.25, pacing.KEPT_LEAD)],
+    ids=["5x the forecast", "a quarter of it"],  # 40 budgets of demand; 2, where a lead of 2% is kept
+)
+def test_traffic_far_from_the_forecast_all_day_recovers_within_the_first_hours(factor, lead):
     market = Market(8 * BUDGET, seed=4)
     learned = run_day(market).state
 
@@ -495,9 +537,11 @@ def test_traffic_far_from_the_forecast_all_day_recovers_within_the_first_hours(f
     assert 0.97 * BUDGET <= day.spent <= BUDGET
     worst = day.worst_gap()
     assert worst <= TOLERANCE
-    # what the first hours got wrong is spread over the rest of the day: the gap closes as the day goes on
+    # what the first hours got wrong is spread over the rest of the day: the gap closes as the day
+    # goes on (to the lead scarce demand keeps)
     evening = pacing.passed_share(CURVE, 18 * 3_600)
-    assert all(abs(spent - BUDGET * share) <= worst / 2 for share, spent in day.hours() if share >= evening)
+    gaps = [spent - BUDGET * share for share, spent in day.hours() if share >= evening]
+    assert all(-worst / 2 <= gap <= max(worst / 2, lead * BUDGET) for gap in gaps)
     settled = day.throttles(6, 22)
     assert sum(settled) / len(settled) == pytest.approx(1 / (8 * factor), rel=0.25)
 
@@ -671,7 +715,8 @@ def test_the_throttle_does_not_oscillate(potential, requests_per_day):
     settled = day.throttles(1, 23)
     ideal = 1 / potential
     assert min(settled) > 0.0
-    assert max(settled) < 1.0
+    # never thrown open (1.5 budgets of demand, aiming 2% ahead of the curve, may touch 1 for a minute or two)
+    assert sum(throttle >= 1.0 for throttle in settled) <= 0.01 * len(settled)
     assert reversals(settled) <= 2
     mean = sum(settled) / len(settled)
     assert mean == pytest.approx(ideal, rel=0.15)

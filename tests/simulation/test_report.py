@@ -1,6 +1,6 @@
-"""The report's least achievable curve gap: how close to its curve any throttle could have kept an ad group."""
+"""The report's diagnoses: how close to its curve any throttle could have kept an ad group, and how much it could spend there."""
 
-from simulation.report import least_curve_deviation
+from simulation.report import least_curve_deviation, most_on_curve
 
 BUDGET = 1_000_000
 CURVE = [BUDGET * hour // 24 for hour in range(1, 25)]  # an even curve over 24 hours
@@ -37,3 +37,27 @@ def test_spend_never_exceeds_the_budget():
 
     # whatever it spends in the first hour it keeps all day: best half-way between the curve's first hour and its end
     assert least_curve_deviation(BUDGET, CURVE, front) == 0.4792
+
+
+def test_plentiful_demand_can_spend_the_whole_budget_on_the_curve():
+    assert most_on_curve(BUDGET, CURVE, [BUDGET / 4] * 24) == 1.0
+
+
+def test_an_evening_without_demand_leaves_the_curve_or_the_budget():
+    # 1.2 of the curve's hourly parts an hour until 22:00, nothing after: the most it can have spent
+    # by 22:00 within 5% of the curve is 22/24 + 5%, and that is all the day gives
+    demand = [1.2 * BUDGET / 24] * 22 + [0.0] * 2
+
+    assert most_on_curve(BUDGET, CURVE, demand) == 0.9667
+    assert least_curve_deviation(BUDGET, CURVE, demand) <= 0.05  # the curve alone was within reach
+
+
+def test_a_curve_out_of_reach_has_no_most():
+    assert most_on_curve(BUDGET, CURVE, [0.0] * 12 + [BUDGET] * 12) is None
+    assert most_on_curve(BUDGET, CURVE, [0.0] * 12 + [BUDGET] * 12, band=0.5) == 1.0
+
+
+def test_an_hour_not_measured_limits_nothing_spent_on_the_curve():
+    demand = [BUDGET / 24] * 23 + [None]
+
+    assert most_on_curve(BUDGET, CURVE, demand) == 1.0

@@ -166,6 +166,8 @@ def test_the_report_has_every_hour_of_every_complete_day_with_its_target(runs):
         assert day["utilisation"] == round(day["billed_micros"] / day["budget_micros"], 4)
         # what the ad group did is one way its demand could have been spent: the least gap is no larger
         assert 0 <= day["least_curve_deviation"] <= day["max_curve_deviation"] + 0.0001
+        if day["max_curve_deviation"] < 0.0499:  # ... and on a day it kept within 5% of its curve, it spent no more than the most
+            assert day["hourly"][-1]["spent_micros"] / day["budget_micros"] <= day["most_on_curve"] + 0.0001
     assert set(report["by_day"]) == {day["day"] for day in report["ad_group_days"]}
     assert (out / "curves.png").stat().st_size > 10_000
 
@@ -196,6 +198,8 @@ def test_the_pacing_bench_comparison_counts_what_the_report_summarises(runs, tmp
     assert round(counts.in_range / counts.limited, 4) == summary["days_within_97_100_percent"]
     assert counts.achievable == summary["days_curve_achievable"] > 0
     assert round(counts.on_curve / counts.achievable, 4) == summary["achievable_days_within_5_percent_of_curve"]
+    assert counts.both == summary["days_both_achievable"] > 0
+    assert round(counts.met_both / counts.both, 4) == summary["both_achievable_days_meeting_both"]
     assert round(counts.worst_day, 4) == summary["min_day_utilization"]
     assert counts.ctr_vs_oracle == summary["ctr_vs_oracle"]
 
