@@ -36,8 +36,9 @@ What is measured, and over which ad-group days:
   would have met other competition), so it is a diagnosis, not a target of its own.
 - `most_on_curve` (per row): the most of its budget the ad group could have spent while keeping
   within 5% of its curve at every hour, from the same hourly demand (None: the curve was out of
-  reach). Demand that comes early and runs out makes the two targets contradict each other: a
-  day that could only have spent 93% on its curve had to miss one of them, whatever its pacing.
+  reach; otherwise 95-100%, since the curve ends at the whole budget). Demand that comes early
+  and runs out can make the two targets contradict each other: a day that could only have spent
+  95.5% on its curve had to miss one of them, whatever its pacing.
   `both_achievable_days_meeting_both` counts, among the `days_both_achievable` (on the curve with
   at least 97% spent was possible), those that did both.
 - `first_days`: the same figures over new ad groups' first days (`first_day` per row: the ad
@@ -143,9 +144,10 @@ def most_on_curve(budget: int, targets: list[int], demand: list[float | None], b
     """The most of its budget (a share) the ad group could have spent keeping within `band` of its curve at every hour.
 
     The same reachable spends as `least_curve_deviation`'s, kept within the band: the top of what is
-    reachable by the day's end. None when no throttle could keep within the band. Demand that came
-    early and then ran out can make the two targets contradict each other: a day whose curve was
-    achievable but which could only have spent 90% of its budget on it had to give up one of them.
+    reachable by the day's end (at least 1 - `band`: the curve ends at the whole budget). None when
+    no throttle could keep within the band. Demand that came early and then ran out can make the
+    two targets contradict each other: a day whose curve was achievable but which could only have
+    spent 95.5% of its budget on it had to give up one of them.
     """
     low = high = 0.0
     width = band * budget
