@@ -124,20 +124,25 @@ def least_curve_deviation(budget: int, targets: list[int], demand: list[float | 
     win nothing before noon is that far behind at noon whatever its pacing.
     """
 
-    def possible(band: float) -> bool:
-        low = high = 0.0
-        for target, most in zip(targets, demand, strict=True):
-            high = min(high + (budget if most is None else most), budget)
-            low, high = max(low, target - band), min(high, target + band)
-            if low > high:
-                return False
-        return True
-
     narrow, wide = 0.0, float(budget)
     for _ in range(40):
         band = (narrow + wide) / 2
-        narrow, wide = (narrow, band) if possible(band) else (band, wide)
+        narrow, wide = (narrow, band) if _most_within(budget, targets, demand, band) is not None else (band, wide)
     return round(wide / budget, 4) if budget else 0.0
+
+
+def _most_within(budget: int, targets: list[int], demand: list[float | None], band: float) -> float | None:
+    """The most spend reachable by the day's end staying within `band` micros of `targets` every hour (None: none does).
+
+    Spend can rise in an hour by at most its demand (None: no limit), and never above the budget.
+    """
+    low = high = 0.0
+    for target, most in zip(targets, demand, strict=True):
+        high = min(high + (budget if most is None else most), budget)
+        low, high = max(low, target - band), min(high, target + band)
+        if low > high:
+            return None
+    return high
 
 
 def most_on_curve(budget: int, targets: list[int], demand: list[float | None], band: float = TARGET_CURVE) -> float | None:
@@ -149,14 +154,8 @@ def most_on_curve(budget: int, targets: list[int], demand: list[float | None], b
     two targets contradict each other: a day whose curve was achievable but which could only have
     spent 95.5% of its budget on it had to give up one of them.
     """
-    low = high = 0.0
-    width = band * budget
-    for target, most in zip(targets, demand, strict=True):
-        high = min(high + (budget if most is None else most), budget, target + width)
-        low = max(low, target - width)
-        if low > high:
-            return None
-    return round(high / budget, 4) if budget else None
+    most = _most_within(budget, targets, demand, band * budget)
+    return round(most / budget, 4) if budget and most is not None else None
 
 
 def _ad_group_day(simulation: Simulation, group: Group, position: int, day: str, billed: int, traffic: Traffic) -> dict[str, Any]:
