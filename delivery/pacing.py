@@ -58,6 +58,7 @@ range; with the cap, the burst goes into the kept lead: 30 of 40). Capped at the
 ordinary swings above it made diurnal days look scarcer than they were (on three simulator runs,
 four achievable days off the curve instead of two). A quiet spell counts as it is: demand that
 has not come makes a day scarcer.
+
 A budget edited mid-day starts a new plan at once: the rest of it over the rest of the day. A new
 day starts from the previous day's potential, at the throttle that plans its budget over its
 traffic (the step limits guard against noise, not against a new budget).

@@ -349,9 +349,9 @@ def test_budget_limited_days_spend_97_to_100_percent_along_the_curve(potential, 
 def at_three_tenths(*, potential: float, throttle: float, spent: int, price: int = 0, ratio: float = 1.0) -> pacing.State:
     """A step at F = 0.3 of a day planned from midnight, `potential` micros per day of traffic learned (`price`: 0 unknown).
 
-    `ratio`: the traffic lately, over the forecast's (counted requests; 1: none counted).
+    `ratio`: the traffic lately, over the forecast's (from counted requests, many enough to outweigh the prior).
     """
-    counted = {"requests_seen": ratio * 100_000, "requests_expected": 100_000.0} if ratio != 1.0 else {}
+    counted = {"requests_seen": ratio * 100_000, "requests_expected": 100_000.0}
     known = pacing.State(TODAY, throttle, spent, 0.3, potential, 1.0, at=0.0, price=price, plan_budget=BUDGET, **counted)
     return pacing.step(previous=known, day=TODAY, budget=BUDGET, spent=spent, share=0.3, at=60.0)
 
