@@ -59,6 +59,20 @@ ordinary swings above it made diurnal days look scarcer than they were (on three
 four achievable days off the curve instead of two). A quiet spell counts as it is: demand that
 has not come makes a day scarcer.
 
+Demand lost once the curve is lost is made up while the day is scarce. A deficit to the plan of
+more than LOST (5% of the budget) held at full throttle for SUSTAINED (60) minutes on end was seen
+at a full hour: the curve is lost for the day, and the demand did not come (nobody there, or other
+bidders took it). From then on the throttle may run as far ahead of the plan as the day fell
+behind it, at the forecast's rate (`_making_up`), scaled by the scarcity judged at the potential
+the day so far taught (`State.day_potential`, sums since midnight without forgetting) instead of
+the last half hour's: a day that brought nothing until a late burst is scarce whatever the burst
+says, and cut at the curve the burst leaves it short (unit markets of four budgets a day at the
+forecast's rate, all of it from one 40-minute burst on: 50 of 60 days in range; making it up, 59);
+a day of plentiful demand that lost an hour is not. Made up sooner (any deficit above 5 or 10%),
+the lead pushed days that could have kept their curve off it (on four simulator runs achievable
+days off the curve 4 -> 10); held an hour first, none (4 -> 4, range misses 6 -> 3). The deficit
+is forgotten at midnight and at every re-plan.
+
 A budget edited mid-day starts a new plan at once: the rest of it over the rest of the day. A new
 day starts from the previous day's potential, at the throttle that plans its budget over its
 traffic (the step limits guard against noise, not against a new budget).
@@ -91,6 +105,9 @@ FEW_EVENTS = (60, 150)  # the horizon shrinks from HORIZON at the second count o
 SCARCE = (0.25, 0.5)  # the throttle aims at the plan below the first share of the rest of the day's demand ...
 KEPT_LEAD = 0.02  # ... and this share of the budget ahead of it from the second on (a larger lead is cut)
 MAX_SCARCE_RATIO = 1.5  # scarcity is judged at no more than this much of the forecast traffic: a burst is not the rest of the day
+LOST = 0.05  # a deficit to the plan above this share of the budget at full throttle ...
+SUSTAINED = 60.0  # ... for this many minutes on end was seen at a full hour: the curve is lost, the demand did not come
+DAY_EXPOSURE = 0.05  # today's potential stands on its own from this much exposure (a day's traffic at throttle 1 = 1)
 
 # Expected share of a day's ad requests per local hour when a placement has no history yet: a
 # mobile-app day, quiet at night, rising through the morning, highest in the evening.
@@ -118,11 +135,20 @@ class State:
     plan_share: float = 0.0
     plan_spent: int = 0
     plan_budget: int = -1
+    day_spend: float = 0.0  # the ratio estimator's sums since midnight, without forgetting: spend ...
+    day_exposure: float = 0.0  # ... over exposure
+    lost_for: float = 0.0  # minutes on end the deficit to the plan has been above LOST at full throttle
+    behind: float = 0.0  # micros: the largest such deficit once held SUSTAINED minutes (0 again at a re-plan)
 
     @property
     def potential(self) -> float | None:
         """Spend per unit of the day's traffic at throttle 1, or None before anything was seen."""
         return self.spend_seen / self.exposure if self.exposure > 1e-9 else None
+
+    @property
+    def day_potential(self) -> float | None:
+        """The potential over today so far (`potential` until a twentieth of a day's traffic was seen at throttle 1)."""
+        return self.day_spend / self.day_exposure if self.day_exposure >= DAY_EXPOSURE else self.potential
 
     @property
     def traffic_ratio(self) -> float:
@@ -211,11 +237,29 @@ def step(
     else:
         plan = (previous.plan_share, previous.plan_spent, previous.plan_budget)
     moment = previous.at if at is None else at
-    learned = State(day, previous.throttle, spent, share, spend_seen, exposure, moment, seen, expected, price, *plan)
+    today = (0.0, 0.0) if new_day else (previous.day_spend, previous.day_exposure)
+    replanned = new_day or plan != (previous.plan_share, previous.plan_spent, previous.plan_budget)
+    lost_for, behind = (0.0, 0.0) if replanned else (previous.lost_for, previous.behind)
+    learned = State(
+        day, previous.throttle, spent, share, spend_seen, exposure, moment, seen, expected, price, *plan, *today, lost_for, behind
+    )
     if traffic > 0 and not gap and not starved:
-        spend_seen += bought
-        exposure += previous.throttle * traffic * learned.traffic_ratio
-        learned = replace(learned, spend_seen=spend_seen, exposure=exposure)
+        exposed = previous.throttle * traffic * learned.traffic_ratio
+        deficit = planned(learned, budget) - spent
+        if previous.throttle >= 1.0 and deficit > LOST * budget:  # all the demand there was, and short of the plan
+            lost_for += (at - previous.at) / 60.0 if at is not None and previous.at > 0 else 1.0
+            behind = max(behind, deficit) if lost_for >= SUSTAINED else behind
+        else:
+            lost_for = 0.0
+        learned = replace(
+            learned,
+            spend_seen=spend_seen + bought,
+            exposure=exposure + exposed,
+            day_spend=learned.day_spend + bought,
+            day_exposure=learned.day_exposure + exposed,
+            lost_for=lost_for,
+            behind=behind,
+        )
     return replace(learned, throttle=_throttle(learned, budget=budget, moving=traffic > 0, new_day=new_day))
 
 
@@ -252,10 +296,26 @@ def _throttle(state: State, *, budget: int, moving: bool, new_day: bool) -> floa
         # the rest of the budget over the rest of the day's traffic, a burst taken as at most MAX_SCARCE_RATIO
         spread = remaining / (potential * rest * min(state.traffic_ratio, MAX_SCARCE_RATIO))
         wanted = tight + _scarcity(spread) * (kept - tight)
+        if state.behind > 0:
+            wanted = max(wanted, _making_up(state, budget=budget, plan=plan, ahead=ahead))
         if new_day:
             return min(max(wanted, MIN_THROTTLE), 1.0)
     bounded = min(max(wanted, current * MAX_STEP_DOWN), current * MAX_STEP_UP)
     return min(max(bounded, MIN_THROTTLE), 1.0)
+
+
+def _making_up(state: State, *, budget: int, plan: float, ahead: float) -> float:
+    """The throttle that makes up demand lost at full throttle today, as far as today's demand is scarce.
+
+    Aims as far ahead of the plan as the day fell behind it, scaled by the scarcity judged at
+    today's potential (not the last half hour's: a burst after a morning without demand must not
+    make the day look plentiful, an hour without demand must not make a plentiful day look scarce),
+    and at the forecast's rate (a burst may not last the horizon).
+    """
+    potential, daily = state.potential or 0.0, state.day_potential or 0.0
+    ratio = min(state.traffic_ratio, MAX_SCARCE_RATIO)
+    lost = state.behind * _scarcity((budget - state.spent) / max(daily * (1.0 - state.share) * ratio, 1e-9))
+    return max(plan + lost - state.spent, 0) / max(potential * ahead * min(state.traffic_ratio, 1.0), 1e-9)
 
 
 def _horizon(state: State, budget: int) -> float:

@@ -13,7 +13,7 @@ spend is within 5% of the budget of budget x F(t) at every hour when the forecas
 import itertools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from random import Random
 
 import pytest
@@ -461,6 +461,93 @@ def test_a_burst_does_not_make_scarce_demand_look_plentiful():
     # (Judged at the burst's rate: 24 of 40 days in range, 97.1% spent on average.)
     assert sum(share >= 0.97 for share in spent) >= 28
     assert sum(spent) / len(spent) >= 0.975
+
+
+def after_a_morning_without_demand(*, day_potential: float) -> pacing.State:
+    """Noon (F = 0.5) of a day planned from midnight: 30% of the budget behind its plan at full throttle this
+    morning, 10% ahead of it now after a burst whose last half hour taught a potential of ten budgets a day.
+
+    `day_potential`: what the day so far taught, in budgets a day.
+    """
+    known = pacing.State(
+        TODAY, 0.4, 6_000_000, 0.5, 10.0 * BUDGET, 1.0, at=0.0, plan_budget=BUDGET,
+        day_spend=day_potential * BUDGET, day_exposure=1.0, behind=3_000_000,
+    )  # fmt: skip
+    return pacing.step(previous=known, day=TODAY, budget=BUDGET, spent=6_000_000, share=0.5, at=60.0)
+
+
+def test_demand_lost_at_full_throttle_is_made_up_while_the_day_is_scarce():
+    # The morning brought nothing at throttle 1, the burst made up 4,000,000 micros of it. Judged by
+    # the last half hour the day is plentiful (the rest of the budget needs 8% of the rest of its
+    # traffic) and the lead would be cut; judged by the day so far (0.6 budgets a day) it is scarce,
+    # so the throttle aims as far ahead of the plan as the day fell behind it: the plan's next
+    # 500,000 micros plus the 3,000,000 lost, less the 1,000,000 made up, over the horizon's traffic.
+    scarce = after_a_morning_without_demand(day_potential=0.6)
+
+    assert scarce.throttle == pytest.approx(2_500_000 / (10 * BUDGET * pacing.HORIZON))
+
+
+def test_an_hour_without_demand_does_not_make_a_plentiful_day_scarce():
+    # The same noon on a day that brought six budgets' worth: the lead is cut as always (wanted 0,
+    # at most half the last throttle a minute).
+    plentiful = after_a_morning_without_demand(day_potential=6.0)
+
+    assert plentiful.throttle == pytest.approx(0.2)
+
+
+def test_a_deficit_counts_as_lost_only_once_held_an_hour_at_full_throttle():
+    # 6% of the budget behind the plan at throttle 1, nothing won: for 59 minutes it may be a quiet
+    # spell the curve can still absorb by the next full hour; held for an hour it was seen at one.
+    state = pacing.State(TODAY, 1.0, 2_400_000, 0.3, 2 * BUDGET, 1.0, at=0.0, plan_budget=BUDGET)
+    behind = []
+    for minute in range(1, 62):
+        share, at = 0.3 + minute * 1e-5, minute * 60.0
+        state = pacing.step(previous=state, day=TODAY, budget=BUDGET, spent=2_400_000, share=share, at=at)
+        state = replace(state, throttle=1.0)  # demand absent: the throttle stays open
+        behind.append(state.behind)
+
+    assert behind[58] == 0.0
+    assert behind[59] == pytest.approx(0.3006 * BUDGET - 2_400_000)
+
+
+def test_the_deficit_lost_is_forgotten_at_midnight_and_at_a_budget_edit():
+    noon = after_a_morning_without_demand(day_potential=0.6)
+    edited = pacing.step(previous=noon, day=TODAY, budget=2 * BUDGET, spent=6_000_000, share=0.51, at=120.0)
+    tomorrow = pacing.step(previous=noon, day=TOMORROW, budget=BUDGET, spent=0, share=0.0, at=DAY)
+
+    assert noon.behind == 3_000_000
+    assert edited.behind == 0.0
+    assert tomorrow.behind == 0.0
+    assert (tomorrow.day_spend, tomorrow.day_exposure) == (0.0, 0.0)
+
+
+def late(seed: int) -> Callable[[int], float]:
+    """Two days without demand until a burst of 6x the forecast for 40 minutes, at a seeded time from 8:00 to
+    17:00, then 0.3x: as other bidders' budgets run out, or an audience that comes online in the evening."""
+    starts = [Random(seed * 97 + 3 + day).randrange(8 * 60, 17 * 60) for day in range(2)]
+
+    def factor(minute: int) -> float:
+        into = minute % (DAY // 60) - starts[minute // (DAY // 60)]
+        return 0.0 if into < 0 else 6.0 if into < 40 else 0.3
+
+    return factor
+
+
+def test_demand_that_comes_late_in_one_burst_is_taken():
+    # Four budgets of demand a day at the forecast's rate, but none of it before the burst: the day is
+    # far behind its curve when the burst comes, and the evening brings about half a budget. Cut at
+    # the curve (with the 2% lead a scarce day keeps), the burst leaves days short; the demand lost
+    # at full throttle is made up from it instead.
+    spent = []
+    for events, seed in itertools.product((60, 265, 1_000), range(1, 21)):
+        market = Market(4 * BUDGET, price=BUDGET // events, seed=seed, requests_per_day=20_000)
+        _, day = run_days(market, 2, traffic=late(seed))
+        spent.append(day.spent / BUDGET)
+
+    # (Cut at the curve: 50 of 60 days in range, 99.0% spent on average, the worst day 90.9%.)
+    assert sum(share >= 0.97 for share in spent) >= 56
+    assert sum(spent) / len(spent) >= 0.995
+    assert min(spent) >= 0.94
 
 
 @pytest.mark.parametrize(("events", "potential"), [(60, 2.0), (90, 1.6), (120, 1.6)])
