@@ -67,7 +67,7 @@ behind it, at the forecast's rate (`_making_up`), scaled by the scarcity judged 
 the day so far taught (`State.day_potential`, sums since midnight without forgetting) instead of
 the last half hour's: a day that brought nothing until a late burst is scarce whatever the burst
 says, and cut at the curve the burst leaves it short (unit markets of four budgets a day at the
-forecast's rate, all of it from one 40-minute burst on: 50 of 60 days in range; making it up, 59);
+forecast's rate, all of it from one 40-minute burst on: 50 of 60 days in range; making it up, 58);
 a day of plentiful demand that lost an hour is not. Made up sooner (any deficit above 5 or 10%),
 the lead pushed days that could have kept their curve off it (on four simulator runs achievable
 days off the curve 4 -> 10); held an hour first, none (4 -> 4, range misses 6 -> 3). The deficit

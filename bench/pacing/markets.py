@@ -67,18 +67,12 @@ def factor(pattern: str, seed: int) -> Factor:
         high = 2 + rng.random()
         return lambda minute: high if minute % MINUTES < 600 else 0.5
     if pattern == "late":
-        starts = [rng.randrange(8 * 60, 17 * 60) for _ in range(2)]
-        return lambda minute: _late(minute % MINUTES - starts[minute // MINUTES])
+        return unit.late(seed)
     if pattern in ("quiet", "absent"):
         hours = [rng.randrange(6, 22) for _ in range(2)]
         off = 0.05 if pattern == "quiet" else 0.02
         return lambda minute: off if (minute // 60) % 24 == hours[minute // MINUTES] else 1.0
     return lambda minute: 1.0
-
-
-def _late(into: int) -> float:
-    """Nothing before the burst, 6x for its 40 minutes, 0.3x after."""
-    return 0.0 if into < 0 else 6.0 if into < 40 else 0.3
 
 
 def second_day(pattern: str, events: int, demand: float, seed: int) -> tuple[float, float]:
