@@ -11,8 +11,8 @@ its budget) as a Poisson stream, the controller stepping every minute with the r
 measured, as the tests measure it: in range when it spent 97-100% of its budget, on the curve when
 its spend was within 5% of the budget of budget x F(t) at every hour. Beside them, whether some
 throttle could have kept the day on the curve at all (`simulation.report.least_curve_deviation` on
-the pattern's expected demand hour by hour, as the simulator's report judges its days): an hour
-without demand at the evening's peak puts any ad group more than 5% behind, and such days are
+the pattern's expected demand hour by hour, as the simulator's report judges its days): a day whose
+demand runs out by noon cannot keep its curve whatever the throttle, and the days that could are
 counted apart ("achievable"). A change to `delivery.pacing`
 is judged here first (seconds per pattern) and on the simulator (`bench.pacing.run`) after; the
 figures docs/benchmarks.md quotes as "unit markets" come from these patterns.
