@@ -83,24 +83,10 @@ Result = tuple[str, int, float, int, float, float, float]  # pattern, events, de
 
 
 def least_gap(pattern: str, demand: float, seed: int) -> float:
-    """The smallest worst hourly gap to the curve (a share of the budget) any throttle could have kept on the second day.
-
-    From the market's expected demand hour by hour (its potential times the traffic of the hour's
-    minutes, each the forecast's times the pattern's factor), not the Poisson draws the day made:
-    what the day's shape allowed, not its luck.
-    """
-    from delivery import pacing
-    from simulation.report import least_curve_deviation
+    """The smallest worst hourly gap to the curve (a share of the budget) any throttle could have kept on the second day."""
     from tests.delivery import test_pacing as unit
 
-    traffic, budget = factor(pattern, seed), unit.BUDGET
-    shares = [pacing.passed_share(unit.CURVE, minute * 60) for minute in range(MINUTES + 1)]
-    hourly = [0.0] * 24
-    for minute in range(MINUTES):
-        hourly[minute // 60] += demand * budget * (shares[minute + 1] - shares[minute]) * traffic(minute)
-    targets = [round(budget * shares[hour * 60]) for hour in range(1, 25)]
-    demands: list[float | None] = list(hourly)
-    return least_curve_deviation(budget, targets, demands)
+    return unit.least_gap(factor(pattern, seed), demand)
 
 
 def second_day(pattern: str, events: int, demand: float, seed: int) -> tuple[float, float]:

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from delivery import pacing
 from simulation.engine import poisson
+from simulation.report import least_curve_deviation
 
 DAY = 86_400
 CURVE = pacing.normalized(pacing.DEFAULT_PROFILE)
@@ -126,14 +127,36 @@ def run_day(
     return Day(minutes, spent, state)
 
 
-def run_days(market: Market, count: int, **options: object) -> list[Day]:
-    """`count` consecutive days, each starting from the state the previous one ended with."""
+def run_days(market: Market, count: int, *, traffic: Callable[[int], float] = lambda minute: 1.0, **options: object) -> list[Day]:
+    """`count` consecutive days, each starting from the state the previous one ended with.
+
+    `traffic(minute)` counts minutes from the first day's midnight, so a pattern of several days
+    (bursts at random times, competition hour by hour) brings each day its own part.
+    """
     days, state = [], None
     for n in range(count):
-        day = run_day(market, state=state, day=f"2025-06-{10 + n:02d}", starts_at=n * DAY, **options)  # type: ignore[arg-type]
+        todays = lambda minute, first=n * DAY // 60: traffic(first + minute)  # noqa: E731
+        day = run_day(market, state=state, day=f"2025-06-{10 + n:02d}", starts_at=n * DAY, traffic=todays, **options)  # type: ignore[arg-type]
         days.append(day)
         state = day.state
     return days
+
+
+def least_gap(traffic: Callable[[int], float], potential: float, *, day: int = 1) -> float:
+    """The smallest worst hourly gap to the curve (a share of the budget) any throttle could have kept on `day` (0: the first).
+
+    From the market's expected demand hour by hour (`potential` budgets a day times the traffic of
+    the hour's minutes, each the forecast's times `traffic`), not the Poisson draws the day made:
+    what the day's shape allowed, not its luck (`simulation.report.least_curve_deviation`).
+    """
+    minutes, first = DAY // 60, day * DAY // 60
+    shares = [pacing.passed_share(CURVE, minute * 60) for minute in range(minutes + 1)]
+    hourly = [0.0] * 24
+    for minute in range(minutes):
+        hourly[minute // 60] += potential * BUDGET * (shares[minute + 1] - shares[minute]) * traffic(first + minute)
+    targets = [round(BUDGET * shares[hour * 60]) for hour in range(1, 25)]
+    demands: list[float | None] = list(hourly)
+    return least_curve_deviation(BUDGET, targets, demands)
 
 
 def between(hour: int, last_hour: int, factor: float) -> Callable[[int], float]:
@@ -430,14 +453,15 @@ def test_a_budget_its_demand_barely_exceeds_is_spent(events, potential, moving):
     # bring again. Running up to 2% ahead of the curve while demand is scarce fills such budgets.
     spent = []
     for seed in range(1, 21):
-        options = {"traffic": competition(seed)} if moving else {}
-        _, day = run_days(Market(potential * BUDGET, price=BUDGET // events, seed=seed), 2, **options)  # type: ignore[arg-type]
+        traffic = competition(seed) if moving else lambda minute: 1.0
+        _, day = run_days(Market(potential * BUDGET, price=BUDGET // events, seed=seed), 2, traffic=traffic)
         spent.append(day.spent / BUDGET)
-        assert day.worst_gap() <= 0.1 * BUDGET
+        if least_gap(traffic, potential) <= 0.05:  # an hour's competition can put the curve out of reach
+            assert day.worst_gap() <= 0.1 * BUDGET
 
-    # (Aiming at the curve itself: 14-16 of 20 days in range, 97.8-98.2% spent on average.)
-    assert sum(share >= 0.97 for share in spent) >= 17
-    assert sum(spent) / len(spent) >= 0.985
+    # (Aiming at the curve itself: 13-14 of 20 days in range, 97.0-97.8% spent on average.)
+    assert sum(share >= 0.97 for share in spent) >= 15
+    assert sum(spent) / len(spent) >= 0.98
 
 
 def bursts(seed: int) -> Callable[[int], float]:
@@ -458,9 +482,10 @@ def test_a_burst_does_not_make_scarce_demand_look_plentiful():
         _, day = run_days(market, 2, traffic=bursts(seed))
         spent.append(day.spent / BUDGET)
 
-    # (Judged at the burst's rate: 24 of 40 days in range, 97.1% spent on average.)
-    assert sum(share >= 0.97 for share in spent) >= 28
-    assert sum(spent) / len(spent) >= 0.975
+    # (Judged at the burst's rate: 22 of 40 days in range, 96.6% spent on average; 24 and 97.1% with
+    # the cap. Four of the days could not keep their curve, and their range misses are most of the rest.)
+    assert sum(share >= 0.97 for share in spent) >= 23
+    assert sum(spent) / len(spent) >= 0.968
 
 
 def after_a_morning_without_demand(*, day_potential: float) -> pacing.State:
@@ -544,7 +569,8 @@ def test_demand_that_comes_late_in_one_burst_is_taken():
         _, day = run_days(market, 2, traffic=late(seed))
         spent.append(day.spent / BUDGET)
 
-    # (Cut at the curve: 50 of 60 days in range, 99.0% spent on average, the worst day 90.9%.)
+    # (Cut at the curve: 50 of 60 days in range, 99.1% spent on average, the worst day 91.7%; made up,
+    # 60 of 60, 99.97% and 98.3%.)
     assert sum(share >= 0.97 for share in spent) >= 56
     assert sum(spent) / len(spent) >= 0.995
     assert min(spent) >= 0.94
@@ -687,7 +713,7 @@ def test_a_flat_day_against_a_diurnal_forecast_still_follows_the_forecast_curve(
     market = Market(6 * BUDGET, seed=8)
     flat = [1 / 24] * 24
 
-    days = run_days(market, 2, traffic=lambda minute: flat[minute // 60] / CURVE[minute // 60])
+    days = run_days(market, 2, traffic=lambda minute: flat[minute // 60 % 24] / CURVE[minute // 60 % 24])
 
     for day in days:
         assert 0.97 * BUDGET <= day.spent <= BUDGET
