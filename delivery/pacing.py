@@ -16,7 +16,15 @@ Each minute the controller
    seen), so an ad group that wins a few dozen events a day does not steer by its last two; and
    it learns nothing from minutes that began with less than one price of budget left (the
    decision refused the ad group then, whatever its throttle: learning from them would make the
-   potential collapse at the end of every day the budget is spent, and the next day open wide);
+   potential collapse at the end of every day the budget is spent, and the next day open wide).
+   Held below that floor, evidence of no demand is never forgotten: after a day that brought
+   nothing, the next morning's estimate was a hundredth of its demand and the throttle stayed at
+   1 for 45-75 minutes, 5.5-7.3% of the budget ahead of the curve by 02:00. So beside it the last
+   minutes are summed alone (a 20-minute half-life, no floor), and when they bring more events
+   than the potential gives a one-in-a-million chance of (a Poisson tail, SURPRISE_P; at least
+   three), the potential is stale and is replaced by theirs (`_stale`): on the unit markets the
+   day after an empty one at four budgets of demand stays within 0.4-2.7% of its curve, and of
+   every other pattern only late bursts (a morning without demand) see it fire;
 2. plans the next stretch of traffic (HORIZON: 5% of the day's, about an hour): the plan is the
    budget left at its start spread evenly over the traffic left then (its start is midnight, or
    the last budget edit or pause: a budget raised at noon spreads the rest over the afternoon);
@@ -87,6 +95,7 @@ for its first daypart does not reach it at full throttle with nothing learned.
 """
 
 import json
+import math
 from dataclasses import dataclass, fields, replace
 
 MIN_THROTTLE = 0.0005
@@ -101,6 +110,9 @@ REQUESTS_PRIOR = 10.0  # expected requests of pseudo-evidence that the traffic i
 MIN_RATIO, MAX_RATIO = 0.05, 20.0
 GAP_SECONDS = 300.0  # a step this long after the previous one was not paced in between: nothing to learn from it
 HOURS = 24
+RECENT_FORGET = 0.5 ** (1 / 20.0)  # the last minutes' sums, beside the potential's: a 20-minute half-life, no floor
+SURPRISE_EVENTS = 3  # the potential is stale when the last minutes bring at least this many events ...
+SURPRISE_P = 1e-6  # ... and it gave them at most this chance: theirs replace it
 HORIZON = 0.05  # a gap to the curve is closed over this share of the day's traffic (about 1.2 hours of a mean hour's)
 SHORT_HORIZON = 0.02  # ... or this share (about half an hour) for a budget of few events, where a gap of one is 2-3% of it
 FEW_EVENTS = (60, 150)  # the horizon shrinks from HORIZON at the second count of events a day to SHORT_HORIZON at the first
@@ -141,6 +153,8 @@ class State:
     day_exposure: float = 0.0  # ... over exposure
     lost_for: float = 0.0  # minutes on end the deficit to the plan has been above LOST at full throttle
     behind: float = 0.0  # micros: the largest such deficit once held SUSTAINED minutes (0 again at a re-plan)
+    recent_spend: float = 0.0  # the ratio estimator's sums over the last minutes (RECENT_FORGET, no floor): spend ...
+    recent_exposure: float = 0.0  # ... over exposure
 
     @property
     def potential(self) -> float | None:
@@ -253,16 +267,45 @@ def step(
             behind = max(behind, deficit) if lost_for >= SUSTAINED else behind
         else:
             lost_for = 0.0
+        recent_spend = previous.recent_spend * RECENT_FORGET + bought
+        recent_exposure = previous.recent_exposure * RECENT_FORGET + exposed
+        spend_seen, exposure = spend_seen + bought, exposure + exposed
+        if _stale(spend_seen, exposure, recent_spend=recent_spend, recent_exposure=recent_exposure, price=price):
+            spend_seen, exposure = recent_spend, recent_exposure
         learned = replace(
             learned,
-            spend_seen=spend_seen + bought,
-            exposure=exposure + exposed,
+            spend_seen=spend_seen,
+            exposure=exposure,
+            recent_spend=recent_spend,
+            recent_exposure=recent_exposure,
             day_spend=learned.day_spend + bought,
             day_exposure=learned.day_exposure + exposed,
             lost_for=lost_for,
             behind=behind,
         )
     return replace(learned, throttle=_throttle(learned, budget=budget, moving=traffic > 0, new_day=new_day))
+
+
+def _stale(spend_seen: float, exposure: float, *, recent_spend: float, recent_exposure: float, price: int) -> bool:
+    """Whether the last minutes brought more events than the potential gives a SURPRISE_P chance of (at least SURPRISE_EVENTS).
+
+    Events are counted in prices (the smallest spend between two steps), the chance is a Poisson
+    tail bounded from its first term. Evidence of demand that has since come back — a day or an
+    hour that brought nothing, kept whole while under the forgetting floor — then gives way to the
+    last minutes' instead of taking hours of half-lives to shed.
+    """
+    if price <= 0 or exposure <= 0:
+        return False
+    events = int(recent_spend / price)
+    if events < SURPRISE_EVENTS:
+        return False
+    expected = spend_seen / exposure * recent_exposure / price
+    if expected <= 0:
+        return True
+    if events <= expected:
+        return False
+    first = math.exp(-expected + events * math.log(expected) - math.lgamma(events + 1))
+    return first / (1.0 - expected / (events + 1)) < SURPRISE_P  # the tail's terms fall at least this fast
 
 
 def _forgetting(spend_seen: float, price: int) -> float:
