@@ -143,14 +143,14 @@ def run_days(market: Market, count: int, *, traffic: Callable[[int], float] = la
     return days
 
 
-def least_gap(traffic: Callable[[int], float], potential: float, *, day: int = 1) -> float:
-    """The smallest worst hourly gap to the curve (a share of the budget) any throttle could have kept on `day` (0: the first).
+def least_gap(traffic: Callable[[int], float], potential: float) -> float:
+    """The smallest worst hourly gap to the curve (a share of the budget) any throttle could have kept on the second day.
 
     From the market's expected demand hour by hour (`potential` budgets a day times the traffic of
     the hour's minutes, each the forecast's times `traffic`), not the Poisson draws the day made:
     what the day's shape allowed, not its luck (`simulation.report.least_curve_deviation`).
     """
-    minutes, first = DAY // 60, day * DAY // 60
+    minutes = first = DAY // 60  # the second day starts a day's minutes after the first midnight
     shares = [pacing.passed_share(CURVE, minute * 60) for minute in range(minutes + 1)]
     hourly = [0.0] * 24
     for minute in range(minutes):
