@@ -43,9 +43,9 @@ Each minute the controller
    when the rest of the day needs more than a quarter of its traffic to fill the budget, the aim
    moves ahead of the plan, to KEPT_LEAD (2% of the budget) ahead of it from half on (`_scarcity`).
    Demand the throttle leaves now may not come again (a larger bidder back from its own pause, a
-   quiet evening), and a budget its demand barely exceeds that aims at
-   the curve itself ends a few percent short whenever an hour's competition or its own estimate's
-   noise makes the throttle take less than it needed (`bench.pacing.markets`' even, moving and
+   quiet evening), and a budget its demand barely exceeds that aims at the curve itself ends a few
+   percent short whenever an hour's competition or its own estimate's noise makes the throttle take
+   less than it needed (`bench.pacing.markets`' even, moving and
    churning demand, 60-1,000 events at 1.03-4 budgets: 628 of 720 days in range instead of 590,
    and 543 on the curve instead of 468: such a throttle falls behind the curve too). A larger
    lead is still cut within the horizon, or the noise of a budget of a hundred events with scarce
