@@ -20,11 +20,11 @@ Each minute the controller
    Held below that floor, evidence of no demand is never forgotten: after a day that brought
    nothing, the next morning's estimate was a hundredth of its demand and the throttle stayed at
    1 for 45-75 minutes, 5.5-7.3% of the budget ahead of the curve by 02:00. So beside it the last
-   minutes are summed alone (a 20-minute half-life, no floor), and when they bring more events
-   than the potential gives a one-in-a-million chance of (a Poisson tail, SURPRISE_P; at least
-   three), the potential is stale and is replaced by theirs (`_stale`): on the unit markets the
-   day after an empty one at four budgets of demand stays within 0.4-2.7% of its curve, and of
-   every other pattern only late bursts (a morning without demand) see it fire;
+   minutes are summed alone (since midnight, a 20-minute half-life, no floor), and when they bring
+   more events than the potential gives a one-in-a-million chance of (a Poisson tail, SURPRISE_P;
+   at least three), the potential is stale and is replaced by theirs (`_stale`): on the unit
+   markets the day after an empty one at four budgets of demand stays within 0.4-2.7% of its
+   curve, and of every other pattern only late bursts (a morning without demand) see it fire;
 2. plans the next stretch of traffic (HORIZON: 5% of the day's, about an hour): the plan is the
    budget left at its start spread evenly over the traffic left then (its start is midnight, or
    the last budget edit or pause: a budget raised at noon spreads the rest over the afternoon);
@@ -267,8 +267,11 @@ def step(
     replanned = new_day or plan != (previous.plan_share, previous.plan_spent, previous.plan_budget)
     lost_for, behind = (0.0, 0.0) if replanned else (previous.lost_for, previous.behind)
     readings = (seen, expected, price, event_price)
+    # The last minutes' sums fade whether or not this minute teaches anything, and start afresh at
+    # midnight: the other bidders' budgets do too, and the new day's first events are judged alone.
+    recent = (0.0, 0.0) if new_day else (previous.recent_spend * RECENT_FORGET, previous.recent_exposure * RECENT_FORGET)
     learned = State(
-        day, previous.throttle, spent, share, spend_seen, exposure, moment, *readings, *plan, *today, lost_for, behind
+        day, previous.throttle, spent, share, spend_seen, exposure, moment, *readings, *plan, *today, lost_for, behind, *recent
     )
     if traffic > 0 and not gap and not starved:
         exposed = previous.throttle * traffic * learned.traffic_ratio
@@ -278,8 +281,7 @@ def step(
             behind = max(behind, deficit) if lost_for >= SUSTAINED else behind
         else:
             lost_for = 0.0
-        recent_spend = previous.recent_spend * RECENT_FORGET + bought
-        recent_exposure = previous.recent_exposure * RECENT_FORGET + exposed
+        recent_spend, recent_exposure = learned.recent_spend + bought, learned.recent_exposure + exposed
         spend_seen, exposure = spend_seen + bought, exposure + exposed
         if _stale(spend_seen, exposure, recent_spend=recent_spend, recent_exposure=recent_exposure, price=price):
             spend_seen, exposure = recent_spend, recent_exposure

@@ -328,6 +328,19 @@ def test_events_the_potential_makes_near_impossible_replace_it_with_the_last_min
     assert stale.recent_spend == 4 * PRICE
 
 
+def test_a_minute_that_teaches_nothing_does_not_erase_the_last_minutes_events():
+    # After a day that brought almost nothing, three events, a minute without traffic (a daypart's
+    # edge) and two more: five events where the potential expected a twenty-fifth of one.
+    three = minute_bringing(3, spend_seen=20 * PRICE, exposure=1.0)
+    quiet = pacing.step(previous=three, day=TODAY, budget=BUDGET, spent=3 * PRICE, share=0.301, at=120.0)
+    two = pacing.step(previous=quiet, day=TODAY, budget=BUDGET, spent=5 * PRICE, share=0.302, at=180.0)
+
+    assert three.potential == pytest.approx(23 * PRICE / 1.001)  # three alone are not yet unlikely enough
+    assert quiet.recent_spend == pytest.approx(3 * PRICE * pacing.RECENT_FORGET)
+    assert two.potential == pytest.approx(two.recent_spend / two.recent_exposure)  # together they are
+    assert two.potential > 1_000 * PRICE
+
+
 def test_a_lucky_minute_is_learned_from_as_usual():
     # Ten events over a hundredth of a day (1,000 a day): a minute of three, where one was expected,
     # happens one minute in twelve; and two events are never enough to say anything, however few expected.
